@@ -1,0 +1,1 @@
+"""leadclock runtime library: domain rules, services, ports and adapters."""

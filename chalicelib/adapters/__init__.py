@@ -1,0 +1,1 @@
+"""Concrete implementations of the ports: DynamoDB, SSM, Twilio and friends."""

@@ -1,0 +1,1 @@
+"""DynamoDB through PynamoDB: table models and the stores built on them."""

@@ -1,0 +1,170 @@
+"""The tables, read as a schema. Table names and the endpoint are bound at start-up by `bind`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+
+class AttributionAttr(MapAttribute[str, Any]):
+    """First or last touch, as kept on the lead (raw UTM originals live on the touchpoint)."""
+
+    source = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    campaign = UnicodeAttribute(null=True)
+    utm = MapAttribute[str, Any](null=True)
+    utm_raw = MapAttribute[str, Any](null=True)
+    click_ids = MapAttribute[str, Any](null=True)
+    landing_page = UnicodeAttribute(null=True)
+    referrer = UnicodeAttribute(null=True)
+    form_id = UnicodeAttribute(null=True)
+    tracking_number = UnicodeAttribute(null=True)
+    at = UnicodeAttribute(null=True)
+
+
+class LeadsByMonth(GlobalSecondaryIndex["LeadModel"]):
+    """Leads newest first within a calendar month (UTC); keys only, so updates don't copy."""
+
+    class Meta:
+        index_name = "by_month"
+        projection = KeysOnlyProjection()
+
+    created_month = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class LeadModel(Model):
+    """One person: contact, first and last touch, status."""
+
+    class Meta:
+        table_name = "leads"
+        region = "us-east-1"
+        host: str | None = None
+
+    lead_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    created_month = UnicodeAttribute()
+    created_key = UnicodeAttribute()
+    first_source = UnicodeAttribute()
+    first_touch = AttributionAttr()
+    last_touch = AttributionAttr()
+    status = UnicodeAttribute(default="new")
+    phone = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    company = UnicodeAttribute(null=True)
+    sms_opt_out = BooleanAttribute(default=False)
+    touch_count = NumberAttribute(default=0)
+    linked_lead_ids = UnicodeSetAttribute(null=True)
+    by_month = LeadsByMonth()
+
+
+class IdentityModel(Model):
+    """An identity key ("phone:+1…", "email:…", "sid:CA…") and the one lead that holds it."""
+
+    class Meta:
+        table_name = "identities"
+        region = "us-east-1"
+        host: str | None = None
+
+    key = UnicodeAttribute(hash_key=True)
+    lead_id = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class TouchpointModel(Model):
+    """One event on a lead's timeline; the range key orders by time and is unique per event."""
+
+    class Meta:
+        table_name = "touchpoints"
+        region = "us-east-1"
+        host: str | None = None
+
+    lead_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # "<received_at ISO>#<event_key>"
+    event_key = UnicodeAttribute()
+    at = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    attribution = AttributionAttr()
+    detail = JSONAttribute(null=True)
+
+
+class PendingEvents(GlobalSecondaryIndex["EventModel"]):
+    """Sparse: only events still waiting to land carry `pending`, so the replayer never scans."""
+
+    class Meta:
+        index_name = "pending"
+        projection = AllProjection()
+
+    pending = UnicodeAttribute(hash_key=True)
+    received_at = UnicodeAttribute(range_key=True)
+
+
+class EventModel(Model):
+    """The inbox: each authenticated request as received, kept apart from the lead."""
+
+    class Meta:
+        table_name = "events"
+        region = "us-east-1"
+        host: str | None = None
+
+    event_key = UnicodeAttribute(hash_key=True)
+    received_at = UnicodeAttribute()
+    status = UnicodeAttribute(default="pending")
+    pending = UnicodeAttribute(null=True)
+    lead_id = UnicodeAttribute(null=True)
+    capture = JSONAttribute()
+    raw_body = UnicodeAttribute(null=True)
+    content_type = UnicodeAttribute(null=True)
+    pending_index = PendingEvents()
+
+
+class TeamModel(Model):
+    """The team configuration as one validated document, replaced whole by the admin command."""
+
+    class Meta:
+        table_name = "team"
+        region = "us-east-1"
+        host: str | None = None
+
+    name = UnicodeAttribute(hash_key=True)
+    document = JSONAttribute()
+    updated_at = UnicodeAttribute()
+
+
+MODELS: dict[str, type[Model]] = {
+    "leads": LeadModel,
+    "identities": IdentityModel,
+    "touchpoints": TouchpointModel,
+    "events": EventModel,
+    "team": TeamModel,
+}
+
+
+def bind(*, table_prefix: str, region: str, host: str | None) -> None:
+    """Point every model at this stage's tables and endpoint (call before first use)."""
+    for name, model in MODELS.items():
+        model.Meta.table_name = f"{table_prefix}{name}"
+        model.Meta.region = region
+        model.Meta.host = host
+        # PynamoDB caches a connection per model; a new binding must not reuse the old one.
+        model._connection = None
+
+
+def create_tables() -> None:
+    """Create any missing table (local stack and tests; in AWS the template does this)."""
+    for model in MODELS.values():
+        if not model.exists():
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)

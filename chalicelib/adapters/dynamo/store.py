@@ -1,0 +1,323 @@
+"""LeadStore on DynamoDB: one conditional put for the inbox, one read and one transaction to land."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict
+from datetime import datetime, timezone
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamo.models import (
+    AttributionAttr,
+    EventModel,
+    IdentityModel,
+    LeadModel,
+    TouchpointModel,
+)
+from chalicelib.domain.capture import Capture
+from chalicelib.domain.errors import InvalidPayloadError
+from chalicelib.domain.model import Attribution, Lead, Touchpoint
+from chalicelib.ports import (
+    DuplicateTouchError,
+    IdentityTakenError,
+    InboundEvent,
+    LeadChange,
+    LeadPage,
+    LeadQuery,
+    RecordedEvent,
+)
+
+_PENDING = "pending"
+# Listing without `since` looks back this many months at most, so an empty table stays cheap.
+_LIST_MONTHS = 24
+
+
+class DynamoLeadStore:
+    """Leads, identities, touchpoints and the event inbox in five DynamoDB tables."""
+
+    def __init__(self, *, region: str, host: str | None) -> None:
+        self._region = region
+        self._host = host
+        self._connection: Connection | None = None
+
+    def record_event(self, event: InboundEvent, *, replace_before: datetime | None) -> RecordedEvent:
+        """Store the event unless its key exists (or exists from before `replace_before`)."""
+        item = EventModel(
+            event.event_key,
+            received_at=_iso(event.received_at),
+            status=_PENDING,
+            pending=_PENDING,
+            capture=event.capture.to_dict(),
+            raw_body=event.raw_body or None,
+            content_type=event.content_type or None,
+        )
+        condition = EventModel.event_key.does_not_exist()
+        if replace_before is not None:
+            condition = condition | (EventModel.received_at < _iso(replace_before))
+        try:
+            item.save(condition=condition)
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            old = EventModel.get(event.event_key, consistent_read=True)
+            return RecordedEvent(False, _parse(old.received_at), old.status, old.lead_id)
+        return RecordedEvent(True, event.received_at)
+
+    def pending_events(self, *, received_before: datetime, limit: int) -> list[InboundEvent]:
+        """Events recorded but not landed, oldest first, from the sparse index."""
+        rows = EventModel.pending_index.query(
+            _PENDING, EventModel.received_at < _iso(received_before), limit=limit
+        )
+        return [
+            InboundEvent(
+                row.event_key,
+                _parse(row.received_at),
+                Capture.from_dict(row.capture),
+                row.raw_body or "",
+                row.content_type or "",
+            )
+            for row in rows
+        ]
+
+    def mark_event(self, event_key: str, status: str) -> None:
+        """Close an event that lands on no lead."""
+        EventModel(event_key).update(
+            actions=[EventModel.status.set(status), EventModel.pending.remove()],
+            condition=EventModel.event_key.exists(),
+        )
+
+    def find_leads(self, keys: tuple[str, ...]) -> dict[str, str]:
+        """Identity key → lead id, in one consistent BatchGetItem."""
+        if not keys:
+            return {}
+        return {row.key: row.lead_id for row in IdentityModel.batch_get(keys, consistent_read=True)}
+
+    def apply(self, change: LeadChange) -> None:
+        """Upsert the lead, add the touchpoint, claim identities, link leads and close the
+        event, all in one TransactWriteItems so a failure leaves nothing half-written."""
+        touch, capture = change.touchpoint, change.capture
+        at = _iso(touch.at)
+        # PynamoDB sends puts before updates; `kinds` mirrors that order so a cancellation
+        # reason can be traced to the item that caused it.
+        kinds: list[str] = ["touch"] + ["claim"] * len(change.claims)
+        try:
+            with TransactWrite(connection=self._conn()) as tx:
+                tx.save(_touch_item(touch), condition=TouchpointModel.sk.does_not_exist())
+                for key in change.claims:
+                    claim = IdentityModel(key, lead_id=change.lead_id, created_at=at)
+                    tx.save(claim, condition=IdentityModel.key.does_not_exist())
+                tx.update(LeadModel(change.lead_id), actions=_lead_actions(change, at))
+                for other in change.links:
+                    tx.update(
+                        LeadModel(other),
+                        actions=[LeadModel.linked_lead_ids.add({change.lead_id})],
+                        condition=LeadModel.lead_id.exists(),
+                    )
+                tx.update(
+                    EventModel(capture.event_key),
+                    actions=[
+                        EventModel.status.set("processed"),
+                        EventModel.lead_id.set(change.lead_id),
+                        EventModel.pending.remove(),
+                    ],
+                )
+        except TransactWriteError as exc:
+            error = _cancellation_error(exc, kinds)
+            if error is None:
+                raise
+            raise error from None
+
+    def get_lead(self, lead_id: str) -> Lead | None:
+        """The lead, read consistently so a lead just captured is always found."""
+        try:
+            return _lead(LeadModel.get(lead_id, consistent_read=True))
+        except LeadModel.DoesNotExist:
+            return None
+
+    def touchpoints(self, lead_id: str) -> list[Touchpoint]:
+        """The lead's timeline, oldest first."""
+        return [_touch(row) for row in TouchpointModel.query(lead_id, consistent_read=True)]
+
+    def list_leads(self, query: LeadQuery) -> LeadPage:
+        """Newest first, month partition by month, filters applied after a batched read."""
+        cursor = _decode(query.cursor)
+        since = _iso(query.since) if query.since else None
+        leads: list[Lead] = []
+        for month in _months(query.since, cursor.get("m")):
+            start = cursor.get("k") if cursor.get("m") == month else None
+            condition = LeadModel.by_month.created_key >= since if since else None
+            while True:
+                page = LeadModel.by_month.query(
+                    month,
+                    condition,
+                    scan_index_forward=False,
+                    limit=100,
+                    last_evaluated_key=start,
+                )
+                keys = [row.lead_id for row in page]
+                rows = {r.lead_id: r for r in LeadModel.batch_get(keys)} if keys else {}
+                for lead_id in keys:
+                    row = rows.get(lead_id)
+                    if row is None or not _matches(row, query):
+                        continue
+                    leads.append(_lead(row))
+                    if len(leads) == query.limit:
+                        return LeadPage(leads, _encode(month, row))
+                start = page.last_evaluated_key
+                if not start:
+                    break
+        return LeadPage(leads, None)
+
+    def _conn(self) -> Connection:
+        if self._connection is None:
+            self._connection = Connection(region=self._region, host=self._host)
+        return self._connection
+
+
+def _cancellation_error(exc: TransactWriteError, kinds: list[str]) -> Exception | None:
+    """The domain error a cancelled transaction stands for, or None if it is not ours."""
+    reasons = list(exc.cancellation_reasons or [])[: len(kinds)]
+    failed = {kinds[i] for i, r in enumerate(reasons) if r and r.code == "ConditionalCheckFailed"}
+    if "touch" in failed:
+        return DuplicateTouchError()
+    if "claim" in failed:
+        return IdentityTakenError()
+    return None
+
+
+def _lead_actions(change: LeadChange, at: str) -> list[Any]:
+    capture, touch = change.capture, _attr(change.touchpoint.attribution, at)
+    actions: list[Any] = [
+        LeadModel.created_at.set(LeadModel.created_at | at),
+        LeadModel.created_month.set(LeadModel.created_month | at[:7]),
+        LeadModel.created_key.set(LeadModel.created_key | f"{at}#{change.lead_id}"),
+        LeadModel.first_source.set(LeadModel.first_source | touch.source),
+        LeadModel.first_touch.set(LeadModel.first_touch | touch),
+        LeadModel.status.set(LeadModel.status | "new"),
+        LeadModel.updated_at.set(at),
+        LeadModel.touch_count.add(1),
+    ]
+    # Only the person's own touches move "last touch"; a status callback or voicemail does not.
+    last = touch if capture.creates_lead else LeadModel.last_touch | touch
+    actions.append(LeadModel.last_touch.set(last))
+    opt_out = capture.sms_opt_out
+    actions.append(
+        LeadModel.sms_opt_out.set(LeadModel.sms_opt_out | False if opt_out is None else opt_out)
+    )
+    for attr, value in ((LeadModel.phone, capture.phone), (LeadModel.email, capture.email)):
+        if value:
+            actions.append(attr.set(attr | value))
+    for attr, value in ((LeadModel.name, capture.name), (LeadModel.company, capture.company)):
+        if value:
+            actions.append(attr.set(value))
+    if change.links:
+        actions.append(LeadModel.linked_lead_ids.add(set(change.links)))
+    return actions
+
+
+def _touch_item(touch: Touchpoint) -> TouchpointModel:
+    at = _iso(touch.at)
+    return TouchpointModel(
+        touch.lead_id,
+        f"{at}#{touch.event_key}",
+        event_key=touch.event_key,
+        at=at,
+        channel=touch.channel,
+        kind=touch.kind,
+        attribution=_attr(touch.attribution, None),
+        detail=dict(touch.detail) or None,
+    )
+
+
+def _attr(a: Attribution, at: str | None) -> AttributionAttr:
+    values = {k: v for k, v in asdict(a).items() if v not in (None, {}, "")}
+    return AttributionAttr(**values, at=at) if at else AttributionAttr(**values)
+
+
+def _attribution(m: AttributionAttr) -> Attribution:
+    data = m.as_dict()
+    data.pop("at", None)
+    for key in ("utm", "utm_raw", "click_ids"):
+        data[key] = dict(data.get(key) or {})
+    return Attribution(**data)
+
+
+def _lead(row: LeadModel) -> Lead:
+    return Lead(
+        lead_id=row.lead_id,
+        created_at=_parse(row.created_at),
+        updated_at=_parse(row.updated_at),
+        first_touch=_attribution(row.first_touch),
+        last_touch=_attribution(row.last_touch),
+        phone=row.phone,
+        email=row.email,
+        name=row.name,
+        company=row.company,
+        status=row.status,
+        sms_opt_out=bool(row.sms_opt_out),
+        touch_count=int(row.touch_count or 0),
+        linked_lead_ids=frozenset(row.linked_lead_ids or ()),
+    )
+
+
+def _touch(row: TouchpointModel) -> Touchpoint:
+    return Touchpoint(
+        event_key=row.event_key,
+        lead_id=row.lead_id,
+        at=_parse(row.at),
+        channel=row.channel,
+        kind=row.kind,
+        attribution=_attribution(row.attribution),
+        detail=row.detail or {},
+    )
+
+
+def _matches(row: LeadModel, query: LeadQuery) -> bool:
+    return (query.source is None or row.first_source == query.source) and (
+        query.status is None or row.status == query.status
+    )
+
+
+def _months(since: datetime | None, start: str | None) -> list[str]:
+    now = datetime.now(timezone.utc)
+    year, month = (int(start[:4]), int(start[5:7])) if start else (now.year, now.month)
+    floor = (since.year, since.month) if since else None
+    out: list[str] = []
+    while len(out) < _LIST_MONTHS and (floor is None or (year, month) >= floor):
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return out
+
+
+def _encode(month: str, row: LeadModel) -> str:
+    key = {
+        "lead_id": {"S": row.lead_id},
+        "created_month": {"S": row.created_month},
+        "created_key": {"S": row.created_key},
+    }
+    return base64.urlsafe_b64encode(json.dumps({"m": month, "k": key}).encode()).decode()
+
+
+def _decode(cursor: str | None) -> dict[str, Any]:
+    if not cursor:
+        return {}
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("m"), str):
+        raise InvalidPayloadError("not a cursor this API returned", field="cursor")
+    return data
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value)

@@ -1,0 +1,1 @@
+"""Command-line entry points: the local stack and the admin commands. Not used by Lambda."""

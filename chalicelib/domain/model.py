@@ -1,0 +1,101 @@
+"""Domain records: what a lead, a touchpoint and an inbound event are, free of storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+# Click ids are opaque and case-sensitive (Meta says so for fbclid): stored verbatim.
+CLICK_ID_KEYS = (
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "dclid",
+    "fbclid",
+    "msclkid",
+    "ttclid",
+    "li_fat_id",
+    "twclid",
+    "yclid",
+)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """What a person told us about themselves; phone and email are raw until normalised."""
+
+    name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    company: str | None = None
+    message: str | None = None
+    consent: bool | None = None
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Where a touch came from. `utm` holds normalised values, `utm_raw` the originals."""
+
+    source: str
+    channel: str  # "form" | "call" | "sms"
+    campaign: str | None = None
+    utm: Mapping[str, str] = field(default_factory=dict)
+    utm_raw: Mapping[str, str] = field(default_factory=dict)
+    click_ids: Mapping[str, str] = field(default_factory=dict)
+    landing_page: str | None = None
+    referrer: str | None = None
+    form_id: str | None = None
+    tracking_number: str | None = None
+
+
+@dataclass(frozen=True)
+class FormSubmission:
+    """A web form body read into contact, attribution fields and everything else."""
+
+    contact: Contact
+    utm: Mapping[str, str] = field(default_factory=dict)
+    utm_raw: Mapping[str, str] = field(default_factory=dict)
+    click_ids: Mapping[str, str] = field(default_factory=dict)
+    landing_page: str | None = None
+    referrer: str | None = None
+    form_id: str | None = None
+    # Fields we do not map, kept under their original names.
+    fields: Mapping[str, str] = field(default_factory=dict)
+    # The form tool's own id for this submission (Typeform event_id, Webflow id), if any.
+    provider_event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Touchpoint:
+    """One inbound or outbound event on a lead's timeline, idempotent on `event_key`."""
+
+    event_key: str
+    lead_id: str
+    at: datetime
+    channel: str  # "form" | "call" | "sms" | "status" | "voicemail"
+    kind: str  # e.g. "form_submitted", "call_received", "sms_received", "call_status"
+    attribution: Attribution
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Lead:
+    """One person, identified by E.164 phone and/or lower-cased email."""
+
+    lead_id: str
+    created_at: datetime
+    updated_at: datetime
+    first_touch: Attribution
+    last_touch: Attribution
+    phone: str | None = None
+    email: str | None = None
+    name: str | None = None
+    company: str | None = None
+    status: str = "new"
+    sms_opt_out: bool = False
+    touch_count: int = 1
+    linked_lead_ids: frozenset[str] = frozenset()

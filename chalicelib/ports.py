@@ -1,0 +1,163 @@
+"""What services need from the outside world. Adapters implement these; tests use fakes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Mapping, Protocol
+
+from chalicelib.domain.capture import Capture
+from chalicelib.domain.model import Lead, Touchpoint
+from chalicelib.domain.team import TeamConfig
+
+
+class Clock(Protocol):
+    """Time is a port so tests can move it."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class Secrets(Protocol):
+    """Resolves a secret reference (`env:NAME`, `ssm:/path`) to its value."""
+
+    def resolve(self, ref: str) -> str:
+        """The secret `ref` points at."""
+        ...
+
+
+class FormVerifier(Protocol):
+    """Checks a form request's signature or token; returns the provider's idempotency id."""
+
+    def __call__(
+        self,
+        scheme: str,
+        secret: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        path_token: str | None,
+        now: datetime,
+    ) -> str | None:
+        """Raise UnauthorizedError unless the request is the source's own."""
+        ...
+
+
+class TwilioVerifier(Protocol):
+    """Checks X-Twilio-Signature over the public URL and every received parameter."""
+
+    def __call__(
+        self, auth_token: str, url: str, params: Mapping[str, str], signature: str | None
+    ) -> None:
+        """Raise ForbiddenError unless Twilio signed the request."""
+        ...
+
+
+class TeamStore(Protocol):
+    """The team configuration as deployed."""
+
+    def load(self) -> TeamConfig:
+        """The current configuration (adapters may cache it briefly)."""
+        ...
+
+    def save(self, team: TeamConfig) -> None:
+        """Replace the configuration."""
+        ...
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """An authenticated request, durably recorded before anything else happens to it."""
+
+    event_key: str
+    received_at: datetime
+    capture: Capture
+    raw_body: str = ""
+    content_type: str = ""
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """What the store knew about an event key when asked to record it."""
+
+    is_new: bool
+    received_at: datetime
+    status: str = "pending"  # pending | processed | unmatched
+    lead_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LeadChange:
+    """One atomic change: a touchpoint lands on a lead, which is created if it does not exist."""
+
+    lead_id: str
+    touchpoint: Touchpoint
+    capture: Capture
+    claims: tuple[str, ...] = ()  # identity keys to take for this lead; must be free
+    links: tuple[str, ...] = ()  # other leads that proved to be the same person
+
+
+class IdentityTakenError(Exception):
+    """Another lead claimed an identity key first (a concurrent delivery won the race)."""
+
+
+class DuplicateTouchError(Exception):
+    """The touchpoint is already on the lead: the event was processed before."""
+
+
+@dataclass(frozen=True)
+class LeadQuery:
+    """Filters for listing leads, newest first."""
+
+    since: datetime | None = None
+    source: str | None = None
+    status: str | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class LeadPage:
+    """A page of leads and the cursor for the next one (None when done)."""
+
+    leads: list[Lead] = field(default_factory=list)
+    cursor: str | None = None
+
+
+class LeadStore(Protocol):
+    """Leads, their identities and touchpoints, and the inbox of raw events."""
+
+    def record_event(self, event: InboundEvent, *, replace_before: datetime | None) -> RecordedEvent:
+        """Store the event unless its key exists; an existing key older than `replace_before`
+        is replaced (a form re-submitted after the de-duplication window)."""
+        ...
+
+    def pending_events(self, *, received_before: datetime, limit: int) -> list[InboundEvent]:
+        """Events recorded but not yet landed on a lead, oldest first."""
+        ...
+
+    def mark_event(self, event_key: str, status: str) -> None:
+        """Close an event that lands on no lead (e.g. a status callback for an unknown call)."""
+        ...
+
+    def find_leads(self, keys: tuple[str, ...]) -> dict[str, str]:
+        """Identity key → lead id for the keys that are known (one read)."""
+        ...
+
+    def apply(self, change: LeadChange) -> None:
+        """Land the change atomically and close its event; raises IdentityTakenError or
+        DuplicateTouchError, and then nothing is written."""
+        ...
+
+    def get_lead(self, lead_id: str) -> Lead | None:
+        """The lead, or None."""
+        ...
+
+    def touchpoints(self, lead_id: str) -> list[Touchpoint]:
+        """The lead's touchpoints, oldest first."""
+        ...
+
+    def list_leads(self, query: LeadQuery) -> LeadPage:
+        """Leads matching the query, newest first."""
+        ...

@@ -1,0 +1,1 @@
+"""Use cases. Services take ports as keyword-only arguments and import no AWS or provider code."""

@@ -1,0 +1,178 @@
+"""Capture use cases: authenticate a provider's request, read it, and land it on a lead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Callable, Mapping
+
+from chalicelib.domain import inbound
+from chalicelib.domain.capture import Capture
+from chalicelib.domain.errors import ForbiddenError, PayloadTooLargeError, UnauthorizedError
+from chalicelib.domain.forms import parse_form
+from chalicelib.domain.team import QueueConfig, TeamConfig
+from chalicelib.ports import Clock, FormVerifier, LeadStore, Secrets, TeamStore, TwilioVerifier
+from chalicelib.services.landing import Landed, accept
+
+MAX_BODY_BYTES = 64 * 1024
+# A form tool's double submit usually lands within seconds; ten minutes covers a user who
+# presses back and submits again, without swallowing a genuine return visit later that day.
+FORM_DEDUP_WINDOW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """What to do with a live call: forward it, then voicemail if nobody answers."""
+
+    landed: Landed
+    forward_to: str | None
+    caller_id: str | None
+    ring_timeout_s: int
+    voicemail: bool
+
+
+def capture_form(
+    source_name: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    path_token: str | None,
+    team: TeamStore,
+    secrets: Secrets,
+    verify: FormVerifier,
+    store: LeadStore,
+    clock: Clock,
+) -> Landed:
+    """Authenticate a form post by its source's scheme, read it and land it."""
+    _check_size(body)
+    config = team.load()
+    source = config.source(source_name)
+    if source is None:
+        raise UnauthorizedError(f"unknown source '{source_name[:64]}'")
+    secret = secrets.resolve(source.secret_ref)
+    provider_id = verify(
+        source.auth_scheme, secret, body, headers, path_token=path_token, now=clock.now()
+    )
+    content_type = headers.get("content-type")
+    submission = parse_form(body, content_type)
+    capture, windowed = inbound.form_capture(
+        source,
+        submission,
+        provider_id=provider_id or submission.provider_event_id,
+        default_region=config.default_phone_region,
+    )
+    return accept(
+        capture,
+        store=store,
+        clock=clock,
+        raw_body=body.decode(),
+        content_type=content_type or "",
+        dedup_window=FORM_DEDUP_WINDOW if windowed else None,
+    )
+
+
+def capture_call(
+    url: str,
+    body: bytes,
+    params: Mapping[str, str],
+    signature: str | None,
+    *,
+    team: TeamStore,
+    secrets: Secrets,
+    verify: TwilioVerifier,
+    store: LeadStore,
+    clock: Clock,
+) -> CallPlan:
+    """Record an incoming call and decide where it rings."""
+    config = _verified(url, body, params, signature, team=team, secrets=secrets, verify=verify)
+    number = config.tracking_number(params.get("To", ""))
+    capture = inbound.call_capture(params, number, default_region=config.default_phone_region)
+    landed = _accept(capture, body, store=store, clock=clock)
+    queue = config.queue(number.queue if number else None) or QueueConfig(name="none")
+    return CallPlan(
+        landed=landed,
+        forward_to=queue.fallback_number,
+        caller_id=params.get("To") or None,
+        ring_timeout_s=queue.ring_timeout_s,
+        voicemail=queue.voicemail,
+    )
+
+
+def capture_dial_result(
+    url: str,
+    body: bytes,
+    params: Mapping[str, str],
+    signature: str | None,
+    *,
+    team: TeamStore,
+    secrets: Secrets,
+    verify: TwilioVerifier,
+    store: LeadStore,
+    clock: Clock,
+) -> bool:
+    """Record how a forwarded call ended; True when the caller should reach voicemail."""
+    config = _verified(url, body, params, signature, team=team, secrets=secrets, verify=verify)
+    _accept(inbound.dial_capture(params), body, store=store, clock=clock)
+    number = config.tracking_number(params.get("To", ""))
+    queue = config.queue(number.queue if number else None)
+    answered = params.get("DialCallStatus") == "completed"
+    return not answered and (queue is None or queue.voicemail)
+
+
+def capture_twilio_event(
+    kind: str,
+    url: str,
+    body: bytes,
+    params: Mapping[str, str],
+    signature: str | None,
+    *,
+    team: TeamStore,
+    secrets: Secrets,
+    verify: TwilioVerifier,
+    store: LeadStore,
+    clock: Clock,
+) -> Landed:
+    """Record an SMS, a status callback or a voicemail (kind: sms | status | voicemail)."""
+    config = _verified(url, body, params, signature, team=team, secrets=secrets, verify=verify)
+    region = config.default_phone_region
+    builders: dict[str, Callable[[], Capture]] = {
+        "sms": lambda: inbound.sms_capture(
+            params, config.tracking_number(params.get("To", "")), default_region=region
+        ),
+        "status": lambda: inbound.status_capture(params, default_region=region),
+        "voicemail": lambda: inbound.voicemail_capture(params),
+    }
+    return _accept(builders[kind](), body, store=store, clock=clock)
+
+
+def _verified(
+    url: str,
+    body: bytes,
+    params: Mapping[str, str],
+    signature: str | None,
+    *,
+    team: TeamStore,
+    secrets: Secrets,
+    verify: TwilioVerifier,
+) -> TeamConfig:
+    _check_size(body)
+    config = team.load()
+    if not config.twilio_auth_token_ref:
+        raise ForbiddenError("no Twilio auth token is configured")
+    verify(secrets.resolve(config.twilio_auth_token_ref), url, params, signature)
+    return config
+
+
+def _accept(capture: Capture, body: bytes, *, store: LeadStore, clock: Clock) -> Landed:
+    return accept(
+        capture,
+        store=store,
+        clock=clock,
+        raw_body=body.decode(),
+        content_type="application/x-www-form-urlencoded",
+    )
+
+
+def _check_size(body: bytes) -> None:
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLargeError(f"body is over {MAX_BODY_BYTES // 1024} KB", field="body")

@@ -1,0 +1,130 @@
+"""Land an inbound event on one lead: record it durably first, then resolve and apply."""
+
+from __future__ import annotations
+
+import secrets as _random
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from chalicelib.domain.capture import Capture
+from chalicelib.domain.model import Touchpoint
+from chalicelib.logs import get_logger
+from chalicelib.ports import (
+    Clock,
+    DuplicateTouchError,
+    IdentityTakenError,
+    InboundEvent,
+    LeadChange,
+    LeadStore,
+)
+
+log = get_logger(__name__)
+
+# Concurrent first contacts from one person race to claim the same identity key; the loser
+# re-reads and lands on the winner's lead. Three rounds is far more than one race needs.
+_RESOLVE_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class Landed:
+    """Where an event ended up: created, updated, duplicate, unmatched or accepted (deferred)."""
+
+    status: str
+    lead_id: str | None = None
+
+
+class LandingConflictError(Exception):
+    """Identity claims kept losing races; the event stays pending for the replayer."""
+
+
+def new_lead_id() -> str:
+    """A fresh, unguessable lead id."""
+    return "ld_" + _random.token_hex(8)
+
+
+def accept(
+    capture: Capture,
+    *,
+    store: LeadStore,
+    clock: Clock,
+    raw_body: str = "",
+    content_type: str = "",
+    dedup_window: timedelta | None = None,
+) -> Landed:
+    """Record the event, then land it. A failure after recording is left to the replayer, so an
+    authenticated request is never lost; a failure to record propagates (the provider retries)."""
+    now = clock.now()
+    event = InboundEvent(capture.event_key, now, capture, raw_body, content_type)
+    replace_before = now - dedup_window if dedup_window else None
+    recorded = store.record_event(event, replace_before=replace_before)
+    if not recorded.is_new:
+        if recorded.status != "pending":
+            return Landed("duplicate", recorded.lead_id)
+        # An earlier delivery was recorded but not landed: land it now, with its own time, so the
+        # touchpoint key is the same whichever delivery gets there first.
+        event = replace(event, received_at=recorded.received_at)
+    try:
+        return land(event, store=store)
+    except Exception:
+        log.exception("landing deferred to the replayer", extra={"fields": {"event": capture.event_key}})
+        return Landed("accepted")
+
+
+def land(event: InboundEvent, *, store: LeadStore) -> Landed:
+    """Resolve the event's lead by identity and apply the touchpoint in one atomic write."""
+    capture = event.capture
+    for _ in range(_RESOLVE_ROUNDS):
+        known = store.find_leads(capture.identities)
+        # Keys are in priority order, so the first lead found is the one the touch lands on.
+        lead_ids = list(dict.fromkeys(known[k] for k in capture.identities if k in known))
+        if not lead_ids and not capture.creates_lead:
+            store.mark_event(capture.event_key, "unmatched")
+            return Landed("unmatched")
+        lead_id = lead_ids[0] if lead_ids else new_lead_id()
+        change = LeadChange(
+            lead_id=lead_id,
+            touchpoint=_touchpoint(event, lead_id),
+            capture=capture,
+            claims=tuple(k for k in capture.claims if k not in known),
+            links=tuple(lead_ids[1:]),
+        )
+        try:
+            store.apply(change)
+        except IdentityTakenError:
+            continue
+        except DuplicateTouchError:
+            return Landed("duplicate", lead_id)
+        status = "updated" if lead_ids else "created"
+        log.info(
+            "lead %s", status, extra={"fields": {"lead_id": lead_id, "event": capture.event_key}}
+        )
+        return Landed(status, lead_id)
+    raise LandingConflictError(capture.event_key)
+
+
+def replay_pending(
+    *, store: LeadStore, clock: Clock, older_than: timedelta = timedelta(seconds=30), limit: int = 100
+) -> int:
+    """Land events that were recorded but not landed (a crash or an outage mid-request)."""
+    before: datetime = clock.now() - older_than
+    landed = 0
+    for event in store.pending_events(received_before=before, limit=limit):
+        try:
+            land(event, store=store)
+            landed += 1
+        except Exception:
+            log.exception("replay failed", extra={"fields": {"event": event.event_key}})
+    return landed
+
+
+def _touchpoint(event: InboundEvent, lead_id: str) -> Touchpoint:
+    capture = event.capture
+    return Touchpoint(
+        event_key=capture.event_key,
+        lead_id=lead_id,
+        at=event.received_at,
+        channel=capture.channel,
+        kind=capture.kind,
+        attribution=capture.attribution,
+        detail=capture.detail,
+    )

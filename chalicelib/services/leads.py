@@ -1,0 +1,69 @@
+"""Reading leads back: one lead with its timeline, or a filtered page of leads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from chalicelib.domain.errors import InvalidPayloadError, NotFoundError
+from chalicelib.domain.model import Lead, Touchpoint
+from chalicelib.ports import LeadPage, LeadQuery, LeadStore
+
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class LeadView:
+    """A lead with its touchpoints in time order."""
+
+    lead: Lead
+    touchpoints: list[Touchpoint]
+
+
+def get_lead(lead_id: str, *, store: LeadStore) -> LeadView:
+    """The lead and its timeline; NotFoundError if there is no such lead."""
+    lead = store.get_lead(lead_id)
+    if lead is None:
+        raise NotFoundError("no such lead", field="lead_id")
+    return LeadView(lead, store.touchpoints(lead_id))
+
+
+def list_leads(
+    *,
+    since: str | None,
+    source: str | None,
+    status: str | None,
+    limit: str | None,
+    cursor: str | None,
+    store: LeadStore,
+) -> LeadPage:
+    """Leads newest first, filtered; query-string values are validated here."""
+    return store.list_leads(
+        LeadQuery(
+            since=_since(since),
+            source=source or None,
+            status=status or None,
+            limit=_limit(limit),
+            cursor=cursor or None,
+        )
+    )
+
+
+def _since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidPayloadError("not an ISO 8601 date-time", field="since") from None
+    if parsed.tzinfo is None:
+        raise InvalidPayloadError("needs a time zone, e.g. 2026-11-01T00:00:00Z", field="since")
+    return parsed
+
+
+def _limit(value: str | None) -> int:
+    if not value:
+        return 50
+    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+        raise InvalidPayloadError(f"must be a whole number from 1 to {MAX_PAGE}", field="limit")
+    return int(value)

@@ -1,0 +1,36 @@
+"""Deployment settings, read from the environment once per container."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things are: region, tables, endpoint override, public URL, admin key."""
+
+    region: str
+    table_prefix: str
+    endpoint_url: str | None  # the embedded server locally; None in AWS
+    public_base_url: str | None  # exactly what is typed into the Twilio console, stage included
+    admin_key_ref: str | None  # "env:NAME" or "ssm:/path"; API Gateway checks the key in AWS
+    in_lambda: bool
+
+    def table(self, name: str) -> str:
+        """The physical name of the table called `name`."""
+        return f"{self.table_prefix}{name}"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from `env` (the process environment by default)."""
+    env = os.environ if env is None else env
+    return Settings(
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        table_prefix=env.get("LEADCLOCK_TABLE_PREFIX", "leadclock-dev-"),
+        endpoint_url=env.get("LEADCLOCK_AWS_ENDPOINT") or None,
+        public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        admin_key_ref=env.get("LEADCLOCK_ADMIN_KEY_REF") or None,
+        in_lambda=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
+    )

@@ -1,0 +1,1 @@
+"""Chalice Blueprints, one module per trigger family. Shipped through vendor/functions."""

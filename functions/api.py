@@ -1,0 +1,63 @@
+"""The read API, behind the admin key: GET /leads and GET /leads/{lead_id}."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.domain.model import Lead, Touchpoint
+from chalicelib.services.leads import get_lead, list_leads
+from chalicelib.wiring import container
+from functions.http import json_errors, require_admin
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/leads/{lead_id}", methods=["GET"], api_key_required=True)
+@json_errors
+def lead(lead_id: str) -> Response:
+    """One lead: contact, first and last touch, status and its touchpoints in order."""
+    c = container()
+    require_admin(bp.current_request, c)
+    view = get_lead(lead_id, store=c.store)
+    body = lead_json(view.lead)
+    body["touchpoints"] = [touch_json(t) for t in view.touchpoints]
+    return Response(body, status_code=200)
+
+
+@bp.route("/leads", methods=["GET"], api_key_required=True)
+@json_errors
+def leads() -> Response:
+    """Leads newest first; filters since, source, status; cursor pagination."""
+    c = container()
+    request = bp.current_request
+    require_admin(request, c)
+    q = request.query_params or {}
+    page = list_leads(
+        since=q.get("since"),
+        source=q.get("source"),
+        status=q.get("status"),
+        limit=q.get("limit"),
+        cursor=q.get("cursor"),
+        store=c.store,
+    )
+    return Response({"leads": [lead_json(x) for x in page.leads], "cursor": page.cursor})
+
+
+def lead_json(lead: Lead) -> dict[str, Any]:
+    """The API's JSON for a lead."""
+    body = asdict(lead)
+    body["linked_lead_ids"] = sorted(lead.linked_lead_ids)
+    return _iso(body)
+
+
+def touch_json(touch: Touchpoint) -> dict[str, Any]:
+    """The API's JSON for a touchpoint."""
+    return _iso(asdict(touch))
+
+
+def _iso(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in body.items()}

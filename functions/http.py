@@ -1,0 +1,92 @@
+"""HTTP plumbing shared by the blueprints: domain errors to JSON, headers, URLs, the admin key."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+from typing import Any, Callable, TypeVar, cast
+
+from chalice.app import Request, Response
+
+from chalicelib.adapters.dynamo.team import NoTeamConfigError
+from chalicelib.domain.errors import (
+    ForbiddenError,
+    InvalidPayloadError,
+    LeadclockError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnauthorizedError,
+    UnsupportedContentTypeError,
+)
+from chalicelib.logs import get_logger
+from chalicelib.wiring import Container
+
+log = get_logger(__name__)
+
+# The one table from domain error to HTTP status. Anything not here is a 400.
+_STATUS: dict[type[LeadclockError], int] = {
+    InvalidPayloadError: 400,
+    UnauthorizedError: 401,
+    ForbiddenError: 403,
+    NotFoundError: 404,
+    PayloadTooLargeError: 413,
+    UnsupportedContentTypeError: 415,
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def json_errors(view: F) -> F:
+    """Translate domain errors raised by `view` into JSON error responses."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except LeadclockError as exc:
+            return error_response(exc)
+        except NoTeamConfigError:
+            # Nothing can be authenticated without the team configuration: tell the sender to
+            # retry rather than accept a request we cannot verify.
+            log.error("no team configuration loaded")
+            return Response({"Code": "NotConfigured", "Message": "not configured"}, status_code=503)
+
+    return cast(F, wrapper)
+
+
+def error_response(exc: LeadclockError) -> Response:
+    """A JSON error naming the code, the reason and, when known, the field."""
+    status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
+    body: dict[str, Any] = {"Code": exc.code, "Message": exc.message}
+    if exc.field:
+        body["Field"] = exc.field
+    return Response(body, status_code=status)
+
+
+def lower_headers(request: Request) -> dict[str, str]:
+    """The request's headers with lower-case names."""
+    return {k.lower(): v for k, v in request.headers.items()}
+
+
+def public_url(request: Request, route_path: str, base_url: str | None) -> str:
+    """The URL the provider called, as it signed it: PUBLIC_BASE_URL + route when configured,
+    else rebuilt from Host and the original path API Gateway saw."""
+    if base_url:
+        return base_url + route_path
+    headers = lower_headers(request)
+    scheme = headers.get("x-forwarded-proto", "https")
+    path = (request.context or {}).get("path") or route_path
+    return f"{scheme}://{headers.get('host', 'localhost')}{path}"
+
+
+def require_admin(request: Request, c: Container) -> None:
+    """Refuse unless x-api-key matches the admin key. In Lambda with no key configured, API
+    Gateway has already checked the key (routes are api_key_required)."""
+    ref = c.settings.admin_key_ref
+    if ref is None:
+        if c.settings.in_lambda:
+            return
+        raise UnauthorizedError("no admin key is configured")
+    given = lower_headers(request).get("x-api-key", "")
+    if not hmac.compare_digest(given.encode(), c.secrets.resolve(ref).encode()):
+        raise UnauthorizedError("missing or wrong x-api-key")

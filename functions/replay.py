@@ -1,0 +1,18 @@
+"""The safety net: land events that were recorded but not landed (a crash mid-request)."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+from chalice.app import CloudWatchEvent
+
+from chalicelib.services.landing import replay_pending
+from chalicelib.wiring import container
+
+bp = Blueprint(__name__)
+
+
+@bp.schedule("rate(1 minute)")
+def replay(event: CloudWatchEvent) -> None:
+    """Once a minute, land pending events older than 30 seconds from a sparse index."""
+    c = container()
+    replay_pending(store=c.store, clock=c.clock)
