@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Iterable
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -20,7 +20,7 @@ class EmbeddedAws:
         self._lock = threading.Lock()
         moto_app = DomainDispatcherApplication(create_backend_app)
         self._server: BaseWSGIServer = make_server(
-            "127.0.0.1", port, self._serialised(moto_app), threaded=True
+            "127.0.0.1", port, self._serialised(moto_app), threaded=True, request_handler=_Quiet
         )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -46,3 +46,10 @@ class EmbeddedAws:
                 return list(app(environ, start_response))
 
         return serve
+
+
+class _Quiet(WSGIRequestHandler):
+    """No access log: every DynamoDB call would otherwise print a line."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None

@@ -1,0 +1,92 @@
+"""Starts the README's local stack (what `make run` runs) on free ports, for tests over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+READY = "leadclock ready"
+
+
+@dataclass
+class LocalStack:
+    """A running `make run` stack and the secrets it was started with."""
+
+    base_url: str
+    admin_key: str
+    secrets: dict[str, str]
+    process: subprocess.Popen[str]
+    output: list[str]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStack]:
+    port = _free_port()
+    chosen = {
+        "LEADCLOCK_ADMIN_KEY": "e2e-" + secrets.token_hex(8),
+        "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
+        "LEADCLOCK_SECRET_WEBSITE": secrets.token_hex(16),
+        "LEADCLOCK_SECRET_PARTNER": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
+    }
+    env = {**os.environ, **chosen, "PORT": str(port), "LEADCLOCK_DYNAMODB_PORT": "0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib.cli.local"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            if READY in line:
+                ready.set()
+
+    pumper = threading.Thread(target=pump, daemon=True)
+    pumper.start()
+    # Waiting for the banner, not for a fixed time: this bounds a broken start, it times nothing.
+    deadline = time.monotonic() + 60
+    while not ready.is_set() and process.poll() is None and time.monotonic() < deadline:
+        ready.wait(0.2)
+    if not ready.is_set():
+        process.kill()
+        process.wait()
+        pumper.join(timeout=10)
+        assert process.stdout is not None
+        process.stdout.close()
+        pytest.fail("local stack did not start:\n" + "".join(output))
+    yield LocalStack(f"http://127.0.0.1:{port}", chosen["LEADCLOCK_ADMIN_KEY"], chosen, process, output)
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    pumper.join(timeout=10)
+    assert process.stdout is not None
+    process.stdout.close()
