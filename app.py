@@ -1,6 +1,6 @@
 """leadclock's Chalice app: registrations only."""
 
-from chalice import Chalice
+from chalice.app import Chalice
 
 from functions import api, forms, replay, telephony
 

@@ -6,12 +6,12 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, MultiDict, Response
 
 from chalicelib.domain.model import Lead, Touchpoint
 from chalicelib.services.leads import get_lead, list_leads
 from chalicelib.wiring import container
-from functions.http import json_errors, require_admin
+from functions.http import json_errors, json_response, require_admin
 
 bp = Blueprint(__name__)
 
@@ -25,7 +25,7 @@ def lead(lead_id: str) -> Response:
     view = get_lead(lead_id, store=c.store)
     body = lead_json(view.lead)
     body["touchpoints"] = [touch_json(t) for t in view.touchpoints]
-    return Response(body, status_code=200)
+    return json_response(body)
 
 
 @bp.route("/leads", methods=["GET"], api_key_required=True)
@@ -35,7 +35,7 @@ def leads() -> Response:
     c = container()
     request = bp.current_request
     require_admin(request, c)
-    q = request.query_params or {}
+    q: MultiDict | dict[str, str] = request.query_params or {}
     page = list_leads(
         since=q.get("since"),
         source=q.get("source"),
@@ -44,7 +44,7 @@ def leads() -> Response:
         cursor=q.get("cursor"),
         store=c.store,
     )
-    return Response({"leads": [lead_json(x) for x in page.leads], "cursor": page.cursor})
+    return json_response({"leads": [lead_json(x) for x in page.leads], "cursor": page.cursor})
 
 
 def lead_json(lead: Lead) -> dict[str, Any]:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.services.capture import capture_form
 from chalicelib.wiring import container
-from functions.http import json_errors, lower_headers
+from functions.http import json_errors, json_response, lower_headers, raw_body
 
 bp = Blueprint(__name__)
 
 FORM_TYPES = ["application/json", "application/x-www-form-urlencoded"]
+# A new lead is 201; a deferred landing (recorded, landing later) is 202; a returning lead or a
+# repeated delivery is 200.
 _STATUS = {"created": 201, "accepted": 202}
 
 
@@ -32,7 +34,7 @@ def _capture(source: str, token: str | None) -> Response:
     request, c = bp.current_request, container()
     landed = capture_form(
         source,
-        request.raw_body,
+        raw_body(request),
         lower_headers(request),
         path_token=token,
         team=c.team,
@@ -42,4 +44,4 @@ def _capture(source: str, token: str | None) -> Response:
         clock=c.clock,
     )
     body = {"lead_id": landed.lead_id, "status": landed.status}
-    return Response(body, status_code=_STATUS.get(landed.status, 200))
+    return json_response(body, _STATUS.get(landed.status, 200))

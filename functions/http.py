@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import hmac
-from typing import Any, Callable, TypeVar, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from chalice.app import Request, Response
 
@@ -34,6 +35,14 @@ _STATUS: dict[type[LeadclockError], int] = {
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
+# Said explicitly: API Gateway defaults a proxy response to JSON, but `chalice local` sends no
+# Content-Type at all, and clients should not have to guess.
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def json_response(body: Any, status_code: int = 200) -> Response:
+    """A JSON response with its Content-Type said."""
+    return Response(body, status_code=status_code, headers=dict(JSON_HEADERS))
 
 
 def json_errors(view: F) -> F:
@@ -49,7 +58,7 @@ def json_errors(view: F) -> F:
             # Nothing can be authenticated without the team configuration: tell the sender to
             # retry rather than accept a request we cannot verify.
             log.error("no team configuration loaded")
-            return Response({"Code": "NotConfigured", "Message": "not configured"}, status_code=503)
+            return json_response({"Code": "NotConfigured", "Message": "not configured"}, 503)
 
     return cast(F, wrapper)
 
@@ -60,7 +69,13 @@ def error_response(exc: LeadclockError) -> Response:
     body: dict[str, Any] = {"Code": exc.code, "Message": exc.message}
     if exc.field:
         body["Field"] = exc.field
-    return Response(body, status_code=status)
+    return json_response(body, status)
+
+
+def raw_body(request: Request) -> bytes:
+    """The request body as bytes (Chalice gives str when API Gateway did not base64 it)."""
+    body = request.raw_body
+    return body.encode("utf-8") if isinstance(body, str) else body
 
 
 def lower_headers(request: Request) -> dict[str, str]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint
-from chalice.app import CloudWatchEvent
+from chalice.app import Blueprint, CloudWatchEvent
 
 from chalicelib.services.landing import replay_pending
 from chalicelib.wiring import container

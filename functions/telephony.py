@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.adapters import twiml
 from chalicelib.adapters.signatures import parse_twilio_form
-from chalicelib.services.capture import capture_call, capture_dial_result, capture_twilio_event
+from chalicelib.services.capture import (
+    capture_call,
+    capture_dial_result,
+    capture_twilio_event,
+    check_size,
+)
 from chalicelib.wiring import Container, container
-from functions.http import json_errors, lower_headers, public_url
+from functions.http import json_errors, json_response, lower_headers, public_url, raw_body
 
 bp = Blueprint(__name__)
 
 FORM = ["application/x-www-form-urlencoded"]
-VOICE, DIAL_DONE, VOICEMAIL = "/webhooks/twilio/voice", "/webhooks/twilio/dial-done", "/webhooks/twilio/voicemail"
-SMS, STATUS = "/webhooks/twilio/sms", "/webhooks/twilio/status"
+VOICE = "/webhooks/twilio/voice"
+DIAL_DONE = "/webhooks/twilio/dial-done"
+VOICEMAIL = "/webhooks/twilio/voicemail"
+SMS = "/webhooks/twilio/sms"
+STATUS = "/webhooks/twilio/status"
 
 
 @bp.route(VOICE, methods=["POST"], content_types=FORM)
@@ -68,12 +76,14 @@ def status() -> Response:
     """A call or message status callback."""
     c, args = _signed(STATUS)
     landed = capture_twilio_event("status", *args, **_ports(c))
-    return Response({"lead_id": landed.lead_id, "status": landed.status}, status_code=200)
+    return json_response({"lead_id": landed.lead_id, "status": landed.status})
 
 
 def _signed(route: str) -> tuple[Container, tuple[Any, ...]]:
     request, c = bp.current_request, container()
-    body = request.raw_body
+    body = raw_body(request)
+    # Refuse an oversized body before spending time parsing it.
+    check_size(body)
     params = parse_twilio_form(body)
     url = public_url(request, route, c.settings.public_base_url)
     signature = lower_headers(request).get("x-twilio-signature")
@@ -91,7 +101,11 @@ def _ports(c: Container) -> dict[str, Any]:
 
 
 def _url(c: Container, route: str) -> str:
-    return (c.settings.public_base_url or "") + route
+    # Without PUBLIC_BASE_URL, a URL relative to the current document: Twilio resolves it
+    # against the URL it just requested, so the stage prefix (/api) survives. A root-relative
+    # "/webhooks/..." would drop it. Every Twilio route shares the /webhooks/twilio/ folder.
+    base = c.settings.public_base_url
+    return base + route if base else route.rsplit("/", 1)[1]
 
 
 def _xml(body: str) -> Response:

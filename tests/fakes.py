@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import threading
-from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from dataclasses import asdict, fields, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from chalicelib.domain.capture import Capture
+from chalicelib.domain.errors import InvalidPayloadError
 from chalicelib.domain.model import Attribution, Lead, Touchpoint
 from chalicelib.domain.team import TeamConfig
 from chalicelib.ports import (
@@ -20,7 +24,7 @@ from chalicelib.ports import (
     RecordedEvent,
 )
 
-T0 = datetime(2026, 11, 2, 14, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
 
 
 class FakeClock:
@@ -60,9 +64,19 @@ class StaticTeamStore:
 
 
 class MemoryLeadStore:
-    """LeadStore in dicts, with the same atomicity as the DynamoDB transaction: all or nothing."""
+    """LeadStore in dicts, behaving like DynamoLeadStore: the same conditions, the same
+    all-or-nothing apply, values read back as they would be after a trip through DynamoDB.
+    tests/integration/test_store_contract.py runs the same claims against both.
+
+    Not modelled: DynamoDB's month partitions, so listing without `since` sees every lead,
+    where DynamoDB looks back 24 months from the store's clock.
+
+    `fail_next_apply` makes the next apply raise that error and write nothing (a crash or an
+    outage between recording an event and landing it)."""
 
     def __init__(self) -> None:
+        # Tests read these directly: event key → (event, status, lead id); identity key → lead
+        # id; lead id → lead; lead id → touchpoint sort key → touchpoint.
         self.events: dict[str, tuple[InboundEvent, str, str | None]] = {}
         self.identities: dict[str, str] = {}
         self.leads: dict[str, Lead] = {}
@@ -70,13 +84,20 @@ class MemoryLeadStore:
         self.fail_next_apply: Exception | None = None
         self._lock = threading.Lock()
 
-    def record_event(self, event: InboundEvent, *, replace_before: datetime | None) -> RecordedEvent:
+    def record_event(
+        self, event: InboundEvent, *, replace_before: datetime | None
+    ) -> RecordedEvent:
         with self._lock:
             old = self.events.get(event.event_key)
             if old and not (replace_before and old[0].received_at < replace_before):
                 return RecordedEvent(False, old[0].received_at, old[1], old[2])
-            self.events[event.event_key] = (event, "pending", None)
-            return RecordedEvent(True, event.received_at)
+            stored = replace(
+                event,
+                received_at=_utc(event.received_at),
+                capture=Capture.from_dict(_json_copy(event.capture.to_dict())),
+            )
+            self.events[event.event_key] = (stored, "pending", None)
+            return RecordedEvent(True, stored.received_at)
 
     def pending_events(self, *, received_before: datetime, limit: int) -> list[InboundEvent]:
         with self._lock:
@@ -86,6 +107,8 @@ class MemoryLeadStore:
 
     def mark_event(self, event_key: str, status: str) -> None:
         with self._lock:
+            if event_key not in self.events:
+                raise LookupError(f"event {event_key} was never recorded")
             event, _, lead_id = self.events[event_key]
             self.events[event_key] = (event, status, lead_id)
 
@@ -95,70 +118,141 @@ class MemoryLeadStore:
 
     def apply(self, change: LeadChange) -> None:
         with self._lock:
+            # Every condition is checked before anything is written, as in the transaction.
             if self.fail_next_apply is not None:
                 error, self.fail_next_apply = self.fail_next_apply, None
                 raise error
-            touch = change.touchpoint
-            sk = f"{touch.at.isoformat()}#{touch.event_key}"
-            if sk in self.touches.get(change.lead_id, {}):
+            touch = _stored_touch(change.touchpoint)
+            sk = _sort_key(touch)
+            links = [x for x in dict.fromkeys(change.links) if x != change.lead_id]
+            if sk in self.touches.get(touch.lead_id, {}):
                 raise DuplicateTouchError()
             if any(k in self.identities for k in change.claims):
                 raise IdentityTakenError()
-            self.leads[change.lead_id] = _upsert(self.leads.get(change.lead_id), change)
-            self.touches.setdefault(change.lead_id, {})[sk] = touch
+            if any(other not in self.leads for other in links):
+                raise LookupError(f"a linked lead does not exist: {sorted(change.links)}")
+            event_key = change.capture.event_key
+            if event_key not in self.events:
+                raise LookupError(f"event {event_key} was never recorded")
+            self.leads[change.lead_id] = _upsert(
+                self.leads.get(change.lead_id), change, touch, links
+            )
+            self.touches.setdefault(touch.lead_id, {})[sk] = touch
             for key in change.claims:
                 self.identities[key] = change.lead_id
-            for other in change.links:
-                if other in self.leads:
-                    linked = self.leads[other].linked_lead_ids | {change.lead_id}
-                    self.leads[other] = replace(self.leads[other], linked_lead_ids=linked)
-            event = self.events[change.capture.event_key][0]
-            self.events[change.capture.event_key] = (event, "processed", change.lead_id)
+            for other in links:
+                linked = self.leads[other].linked_lead_ids | {change.lead_id}
+                self.leads[other] = replace(self.leads[other], linked_lead_ids=linked)
+            self.events[event_key] = (self.events[event_key][0], "processed", change.lead_id)
 
     def get_lead(self, lead_id: str) -> Lead | None:
-        return self.leads.get(lead_id)
+        with self._lock:
+            return self.leads.get(lead_id)
 
     def touchpoints(self, lead_id: str) -> list[Touchpoint]:
-        rows = self.touches.get(lead_id, {})
+        with self._lock:
+            rows = dict(self.touches.get(lead_id, {}))
         return [rows[k] for k in sorted(rows)]
 
     def list_leads(self, query: LeadQuery) -> LeadPage:
-        rows = sorted(self.leads.values(), key=lambda x: (x.created_at, x.lead_id), reverse=True)
+        after = _decode_cursor(query.cursor)
+        with self._lock:
+            rows = sorted(self.leads.values(), key=_created_key, reverse=True)
         rows = [
             x
             for x in rows
             if (query.since is None or x.created_at >= query.since)
             and (query.source is None or x.first_touch.source == query.source)
             and (query.status is None or x.status == query.status)
+            and (after is None or _created_key(x) < after)
         ]
-        start = int(json.loads(base64.b64decode(query.cursor))) if query.cursor else 0
-        page = rows[start : start + query.limit]
-        more = start + query.limit < len(rows)
-        cursor = base64.b64encode(json.dumps(start + query.limit).encode()).decode() if more else None
+        page = rows[: query.limit]
+        # Like DynamoDB's, the cursor is a position, not an offset (leads arriving between pages
+        # don't shift it), and a full page always has one, even when the next page is empty.
+        cursor = _encode_cursor(page[-1]) if len(page) == query.limit else None
         return LeadPage(page, cursor)
 
 
-def _upsert(lead: Lead | None, change: LeadChange) -> Lead:
-    c, at = change.capture, change.touchpoint.at
-    touch: Attribution = change.touchpoint.attribution
+def _upsert(lead: Lead | None, change: LeadChange, touch: Touchpoint, links: list[str]) -> Lead:
+    c, at, attribution = change.capture, touch.at, touch.attribution
     if lead is None:
         lead = Lead(
             lead_id=change.lead_id,
             created_at=at,
             updated_at=at,
-            first_touch=touch,
-            last_touch=touch,
+            first_touch=attribution,
+            last_touch=attribution,
             touch_count=0,
         )
     return replace(
         lead,
         updated_at=at,
-        last_touch=touch if c.creates_lead else lead.last_touch,
-        phone=lead.phone or c.phone,
-        email=lead.email or c.email,
-        name=c.name or lead.name,
-        company=c.company or lead.company,
+        # Only the person's own touches move "last touch"; a status callback does not.
+        last_touch=attribution if c.creates_lead else lead.last_touch,
+        phone=lead.phone or c.phone or None,
+        email=lead.email or c.email or None,
+        name=c.name or lead.name or None,
+        company=c.company or lead.company or None,
         sms_opt_out=lead.sms_opt_out if c.sms_opt_out is None else c.sms_opt_out,
         touch_count=lead.touch_count + 1,
-        linked_lead_ids=lead.linked_lead_ids | set(change.links),
+        linked_lead_ids=lead.linked_lead_ids | set(links),
     )
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _sort_key(touch: Touchpoint) -> str:
+    return f"{_iso(touch.at)}#{touch.event_key}"
+
+
+def _created_key(lead: Lead) -> str:
+    return f"{_iso(lead.created_at)}#{lead.lead_id}"
+
+
+def _json_copy(value: Any) -> Any:
+    """`value` as it comes back from a JSON attribute (tuples become lists, and so on)."""
+    return json.loads(json.dumps(value))
+
+
+def _stored_attribution(a: Attribution) -> Attribution:
+    """`a` as DynamoDB gives it back: empty strings are not stored, mappings are plain dicts."""
+    values = asdict(a)
+    for f in fields(Attribution):
+        value = values[f.name]
+        if isinstance(value, dict):
+            values[f.name] = dict(value)
+        elif value == "":
+            values[f.name] = None
+    return Attribution(**values)
+
+
+def _stored_touch(touch: Touchpoint) -> Touchpoint:
+    return replace(
+        touch,
+        at=_utc(touch.at),
+        attribution=_stored_attribution(touch.attribution),
+        detail=_json_copy(dict(touch.detail)),
+    )
+
+
+def _encode_cursor(lead: Lead) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": _created_key(lead)}).encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+    except (ValueError, binascii.Error):
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("after"), str):
+        raise InvalidPayloadError("not a cursor this API returned", field="cursor")
+    after: str = data["after"]
+    return after

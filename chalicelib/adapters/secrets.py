@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib.domain.errors import LeadclockError
 
@@ -35,6 +36,25 @@ class SecretResolver:
             raise SecretMissingError("a secret reference starts with env: or ssm:")
         with self._lock:
             if ref not in self._cache:
-                reply = self._ssm_client().get_parameter(Name=ref[4:], WithDecryption=True)
-                self._cache[ref] = reply["Parameter"]["Value"]
+                self._cache[ref] = self._fetch(ref[4:])
             return self._cache[ref]
+
+    def _fetch(self, name: str) -> str:
+        try:
+            reply = self._ssm_client().get_parameter(Name=name, WithDecryption=True)
+        except Exception as exc:
+            # A missing parameter is a misconfiguration like a missing variable, and gets the same
+            # named error; anything else (throttling, permissions) propagates as it is.
+            if _error_code(exc) != "ParameterNotFound":
+                raise
+            raise SecretMissingError(f"SSM parameter {name} does not exist") from None
+        value: str = reply["Parameter"]["Value"]
+        return value
+
+
+def _error_code(exc: Exception) -> str | None:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = response.get("Error", {}).get("Code")
+    return code if isinstance(code, str) else None

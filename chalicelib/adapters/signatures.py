@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
-from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
+from twilio.request_validator import RequestValidator
 
 from chalicelib.domain.errors import ForbiddenError, InvalidPayloadError, UnauthorizedError
 
@@ -143,6 +143,10 @@ def _parse_unix(raw: str, name: str) -> int:
     # int() would also accept "+1", " 1" and "1_000"; a signed header should be plain digits.
     if not (raw.isascii() and raw.isdigit()):
         raise UnauthorizedError(f"{name} header is not an integer")
+    # Milliseconds fit in 13 digits for centuries; anything longer cannot be in the window and
+    # would overflow the float conversion below.
+    if len(raw) > 15:
+        raise UnauthorizedError("timestamp outside the 5-minute window")
     return int(raw)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-_VOICEMAIL_PROMPT = "Sorry, nobody can take your call right now. Please leave a message after the tone."
+_VOICEMAIL_PROMPT = (
+    "Sorry, nobody can take your call right now. Please leave a message after the tone."
+)
 
 
 def forward_call(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict
 import json
-from typing import Any, Mapping
+import re
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
 
 from chalicelib.domain.attribution import normalise_utm
 from chalicelib.domain.capture import Capture
@@ -22,9 +24,18 @@ from chalicelib.domain.model import Attribution, FormSubmission
 from chalicelib.domain.team import SourceConfig, TrackingNumber
 
 # Whole-body keywords, matched the way Twilio matches them (case-insensitive, trimmed).
-STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
+STOP_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+)
 START_WORDS = frozenset({"START", "UNSTOP", "YES"})
 _MAX_SMS_BODY = 1600
+# Twilio sends at most 10 media items with one MMS.
+_MAX_MEDIA = 10
+# SIDs and statuses become parts of storage keys (DynamoDB caps a key at 2 KB), so they are
+# held to the shape Twilio uses: short, ASCII, no spaces. Twilio's SIDs are 34 characters.
+_TOKEN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+# A provider's event id longer than this is hashed into the key rather than used verbatim.
+_MAX_PROVIDER_ID = 200
 
 
 def form_capture(
@@ -60,6 +71,8 @@ def form_capture(
         form_id=sub.form_id,
     )
     if provider_id:
+        if len(provider_id) > _MAX_PROVIDER_ID:
+            provider_id = "id:" + _digest(provider_id)
         key, windowed = f"form:{source.name}:{provider_id}", False
     else:
         digest = _digest(phone, email, name, contact.company, detail, asdict(attribution))
@@ -111,9 +124,10 @@ def sms_capture(
     body = params.get("Body", "")[:_MAX_SMS_BODY]
     identities = (phone_key(phone),) if phone else (sid_key(sid),)
     detail: dict[str, Any] = {"message_sid": sid, "body": body}
-    media = int(params.get("NumMedia") or 0) if (params.get("NumMedia") or "0").isdigit() else 0
-    if media:
-        detail["media_urls"] = [params[f"MediaUrl{i}"] for i in range(media) if f"MediaUrl{i}" in params]
+    media = _count(params.get("NumMedia"), _MAX_MEDIA)
+    urls = [params[f"MediaUrl{i}"] for i in range(media) if params.get(f"MediaUrl{i}")]
+    if urls:
+        detail["media_urls"] = urls
     return Capture(
         event_key=f"twilio:sms:{sid}",
         kind="sms_received",
@@ -129,15 +143,20 @@ def sms_capture(
 
 def status_capture(params: Mapping[str, str], *, default_region: str) -> Capture:
     """The capture for a call or message status callback; it only attaches to a known lead."""
-    sid = params.get("CallSid") or params.get("MessageSid") or params.get("SmsSid")
-    if not sid:
-        raise InvalidPayloadError("required", field="CallSid")
     is_call = bool(params.get("CallSid"))
-    status = params.get("CallStatus" if is_call else "MessageStatus") or params.get("SmsStatus")
-    if not status:
-        raise InvalidPayloadError("required", field="CallStatus" if is_call else "MessageStatus")
-    # The lead is the caller on an inbound call and the callee on an outbound one.
-    other = params.get("From") if params.get("Direction", "inbound") == "inbound" else params.get("To")
+    if is_call:
+        sid, status = _required(params, "CallSid"), _required(params, "CallStatus")
+    else:
+        sid_name = "MessageSid" if params.get("MessageSid") else "SmsSid"
+        status_name = "MessageStatus" if params.get("MessageStatus") else "SmsStatus"
+        if not params.get(sid_name):
+            raise InvalidPayloadError("required (a CallSid or a MessageSid)", field="CallSid")
+        sid, status = _required(params, sid_name), _required(params, status_name)
+    # The lead is the caller on an inbound call and the callee on an outbound one. Message
+    # status callbacks carry no Direction and only come for messages we sent, so the lead is
+    # the recipient there.
+    direction = params.get("Direction") or ("inbound" if is_call else "outbound-api")
+    other = params.get("From") if direction == "inbound" else params.get("To")
     phone = try_phone(other, default_region)
     detail = _pick(params, "CallDuration", "ErrorCode", "Direction", "SequenceNumber")
     detail.update({"sid": sid, "status": status})
@@ -201,7 +220,9 @@ def _number_attribution(number: TrackingNumber | None, to: str | None, channel: 
     if number is None:
         return Attribution(source="phone", channel=channel, tracking_number=to or None)
     campaign = normalise_utm(number.campaign) if number.campaign else None
-    raw = {"utm_campaign": number.campaign} if number.campaign and number.campaign != campaign else {}
+    raw = (
+        {"utm_campaign": number.campaign} if number.campaign and number.campaign != campaign else {}
+    )
     return Attribution(
         source=number.source,
         channel=channel,
@@ -213,10 +234,22 @@ def _number_attribution(number: TrackingNumber | None, to: str | None, channel: 
 
 
 def _required(params: Mapping[str, str], name: str) -> str:
+    """A SID or status that is present and shaped like Twilio's (it becomes part of a key)."""
     value = params.get(name)
     if not value:
         raise InvalidPayloadError("required", field=name)
+    if not _TOKEN.fullmatch(value):
+        raise InvalidPayloadError(
+            "not a Twilio identifier: 1-64 of A-Z a-z 0-9 _ . : -", field=name
+        )
     return value
+
+
+def _count(raw: str | None, limit: int) -> int:
+    # isdigit() alone accepts "²", which int() refuses; Twilio only ever sends ASCII digits.
+    if not raw or not (raw.isascii() and raw.isdigit()):
+        return 0
+    return min(int(raw), limit)
 
 
 def _pick(params: Mapping[str, str], *names: str) -> dict[str, Any]:

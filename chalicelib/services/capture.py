@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable, Mapping
 
 from chalicelib.domain import inbound
 from chalicelib.domain.capture import Capture
@@ -18,6 +19,10 @@ MAX_BODY_BYTES = 64 * 1024
 # A form tool's double submit usually lands within seconds; ten minutes covers a user who
 # presses back and submits again, without swallowing a genuine return visit later that day.
 FORM_DEDUP_WINDOW = timedelta(minutes=10)
+# The number a call came in on is shown to whoever it is forwarded to, but only when it is a
+# phone number: a call to a Twilio Client or SIP address ("client:alice") has no caller id to
+# lend, and Twilio then shows the caller's own number.
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ def capture_form(
     clock: Clock,
 ) -> Landed:
     """Authenticate a form post by its source's scheme, read it and land it."""
-    _check_size(body)
+    check_size(body)
     config = team.load()
     source = config.source(source_name)
     if source is None:
@@ -85,14 +90,15 @@ def capture_call(
 ) -> CallPlan:
     """Record an incoming call and decide where it rings."""
     config = _verified(url, body, params, signature, team=team, secrets=secrets, verify=verify)
-    number = config.tracking_number(params.get("To", ""))
+    to = params.get("To", "")
+    number = config.tracking_number(to)
     capture = inbound.call_capture(params, number, default_region=config.default_phone_region)
     landed = _accept(capture, body, store=store, clock=clock)
     queue = config.queue(number.queue if number else None) or QueueConfig(name="none")
     return CallPlan(
         landed=landed,
         forward_to=queue.fallback_number,
-        caller_id=params.get("To") or None,
+        caller_id=to if _E164.fullmatch(to) else None,
         ring_timeout_s=queue.ring_timeout_s,
         voicemail=queue.voicemail,
     )
@@ -155,7 +161,7 @@ def _verified(
     secrets: Secrets,
     verify: TwilioVerifier,
 ) -> TeamConfig:
-    _check_size(body)
+    check_size(body)
     config = team.load()
     if not config.twilio_auth_token_ref:
         raise ForbiddenError("no Twilio auth token is configured")
@@ -173,6 +179,7 @@ def _accept(capture: Capture, body: bytes, *, store: LeadStore, clock: Clock) ->
     )
 
 
-def _check_size(body: bytes) -> None:
+def check_size(body: bytes) -> None:
+    """Refuse a body over 64 KB (PayloadTooLargeError, 413)."""
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLargeError(f"body is over {MAX_BODY_BYTES // 1024} KB", field="body")

@@ -66,7 +66,9 @@ def accept(
     try:
         return land(event, store=store)
     except Exception:
-        log.exception("landing deferred to the replayer", extra={"fields": {"event": capture.event_key}})
+        log.exception(
+            "landing deferred to the replayer", extra={"fields": {"event": capture.event_key}}
+        )
         return Landed("accepted")
 
 
@@ -103,7 +105,11 @@ def land(event: InboundEvent, *, store: LeadStore) -> Landed:
 
 
 def replay_pending(
-    *, store: LeadStore, clock: Clock, older_than: timedelta = timedelta(seconds=30), limit: int = 100
+    *,
+    store: LeadStore,
+    clock: Clock,
+    older_than: timedelta = timedelta(seconds=30),
+    limit: int = 100,
 ) -> int:
     """Land events that were recorded but not landed (a crash or an outage mid-request)."""
     before: datetime = clock.now() - older_than

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +11,9 @@ from chalicelib.domain.model import Lead, Touchpoint
 from chalicelib.ports import LeadPage, LeadQuery, LeadStore
 
 MAX_PAGE = 100
+# Cursors are opaque tokens the store made (base64 of its position). Anything else is refused
+# here, whichever store is behind, so garbage never reaches a store's decoder.
+_CURSOR = re.compile(r"[A-Za-z0-9+/=_-]{1,2048}")
 
 
 @dataclass(frozen=True)
@@ -44,9 +48,17 @@ def list_leads(
             source=source or None,
             status=status or None,
             limit=_limit(limit),
-            cursor=cursor or None,
+            cursor=_cursor(cursor),
         )
     )
+
+
+def _cursor(value: str | None) -> str | None:
+    if not value:
+        return None
+    if not _CURSOR.fullmatch(value):
+        raise InvalidPayloadError("not a cursor this API returned", field="cursor")
+    return value
 
 
 def _since(value: str | None) -> datetime | None:
@@ -64,6 +76,7 @@ def _since(value: str | None) -> datetime | None:
 def _limit(value: str | None) -> int:
     if not value:
         return 50
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+    # isdigit() alone accepts "²", which int() refuses.
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_PAGE:
         raise InvalidPayloadError(f"must be a whole number from 1 to {MAX_PAGE}", field="limit")
     return int(value)

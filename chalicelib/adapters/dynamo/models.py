@@ -22,9 +22,10 @@ class AttributionAttr(MapAttribute[str, Any]):
     source = UnicodeAttribute()
     channel = UnicodeAttribute()
     campaign = UnicodeAttribute(null=True)
-    utm = MapAttribute[str, Any](null=True)
-    utm_raw = MapAttribute[str, Any](null=True)
-    click_ids = MapAttribute[str, Any](null=True)
+    # PynamoDB's MapAttribute constructor is untyped; the ignores are for that alone.
+    utm = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]
+    utm_raw = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]
+    click_ids = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]
     landing_page = UnicodeAttribute(null=True)
     referrer = UnicodeAttribute(null=True)
     form_id = UnicodeAttribute(null=True)
@@ -32,7 +33,7 @@ class AttributionAttr(MapAttribute[str, Any]):
     at = UnicodeAttribute(null=True)
 
 
-class LeadsByMonth(GlobalSecondaryIndex["LeadModel"]):
+class LeadsByMonth(GlobalSecondaryIndex["LeadModel"]):  # type: ignore[no-untyped-call]
     """Leads newest first within a calendar month (UTC); keys only, so updates don't copy."""
 
     class Meta:
@@ -57,8 +58,8 @@ class LeadModel(Model):
     created_month = UnicodeAttribute()
     created_key = UnicodeAttribute()
     first_source = UnicodeAttribute()
-    first_touch = AttributionAttr()
-    last_touch = AttributionAttr()
+    first_touch = AttributionAttr()  # type: ignore[no-untyped-call]
+    last_touch = AttributionAttr()  # type: ignore[no-untyped-call]
     status = UnicodeAttribute(default="new")
     phone = UnicodeAttribute(null=True)
     email = UnicodeAttribute(null=True)
@@ -97,11 +98,11 @@ class TouchpointModel(Model):
     at = UnicodeAttribute()
     channel = UnicodeAttribute()
     kind = UnicodeAttribute()
-    attribution = AttributionAttr()
+    attribution = AttributionAttr()  # type: ignore[no-untyped-call]
     detail = JSONAttribute(null=True)
 
 
-class PendingEvents(GlobalSecondaryIndex["EventModel"]):
+class PendingEvents(GlobalSecondaryIndex["EventModel"]):  # type: ignore[no-untyped-call]
     """Sparse: only events still waiting to land carry `pending`, so the replayer never scans."""
 
     class Meta:

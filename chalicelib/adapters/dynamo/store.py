@@ -1,15 +1,18 @@
-"""LeadStore on DynamoDB: one conditional put for the inbox, one read and one transaction to land."""
+"""LeadStore on DynamoDB: a conditional put for the inbox, one read and one transaction to land."""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import re
+import threading
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.models import (
@@ -23,6 +26,7 @@ from chalicelib.domain.capture import Capture
 from chalicelib.domain.errors import InvalidPayloadError
 from chalicelib.domain.model import Attribution, Lead, Touchpoint
 from chalicelib.ports import (
+    Clock,
     DuplicateTouchError,
     IdentityTakenError,
     InboundEvent,
@@ -33,19 +37,34 @@ from chalicelib.ports import (
 )
 
 _PENDING = "pending"
-# Listing without `since` looks back this many months at most, so an empty table stays cheap.
+# Listing without `since` looks back this many months at most, so an empty table stays cheap;
+# with `since` it walks back to that month, but never more than _MAX_MONTHS partitions.
 _LIST_MONTHS = 24
+_MAX_MONTHS = 120
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+_CURSOR_KEYS = ("lead_id", "created_month", "created_key")
+
+
+class _SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
 
 class DynamoLeadStore:
     """Leads, identities, touchpoints and the event inbox in five DynamoDB tables."""
 
-    def __init__(self, *, region: str, host: str | None) -> None:
+    def __init__(self, *, region: str, host: str | None, clock: Clock | None = None) -> None:
         self._region = region
         self._host = host
+        # Listing starts at the current month's partition: "current" must be the app's clock,
+        # so a test (or a replay of old data) that moves time sees the leads it wrote.
+        self._clock: Clock = clock or _SystemClock()
         self._connection: Connection | None = None
+        self._connection_lock = threading.Lock()
 
-    def record_event(self, event: InboundEvent, *, replace_before: datetime | None) -> RecordedEvent:
+    def record_event(
+        self, event: InboundEvent, *, replace_before: datetime | None
+    ) -> RecordedEvent:
         """Store the event unless its key exists (or exists from before `replace_before`)."""
         item = EventModel(
             event.event_key,
@@ -85,39 +104,53 @@ class DynamoLeadStore:
         ]
 
     def mark_event(self, event_key: str, status: str) -> None:
-        """Close an event that lands on no lead."""
-        EventModel(event_key).update(
-            actions=[EventModel.status.set(status), EventModel.pending.remove()],
-            condition=EventModel.event_key.exists(),
-        )
+        """Close an event that lands on no lead; LookupError if it was never recorded."""
+        try:
+            EventModel(event_key).update(
+                actions=[EventModel.status.set(status), EventModel.pending.remove()],
+                condition=EventModel.event_key.exists(),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            raise LookupError(f"event {event_key} was never recorded") from None
 
     def find_leads(self, keys: tuple[str, ...]) -> dict[str, str]:
         """Identity key → lead id, in one consistent BatchGetItem."""
-        if not keys:
+        # BatchGetItem refuses a request that names one key twice.
+        unique = list(dict.fromkeys(keys))
+        if not unique:
             return {}
-        return {row.key: row.lead_id for row in IdentityModel.batch_get(keys, consistent_read=True)}
+        rows = IdentityModel.batch_get(unique, consistent_read=True)
+        return {row.key: row.lead_id for row in rows}
 
     def apply(self, change: LeadChange) -> None:
         """Upsert the lead, add the touchpoint, claim identities, link leads and close the
         event, all in one TransactWriteItems so a failure leaves nothing half-written."""
         touch, capture = change.touchpoint, change.capture
         at = _iso(touch.at)
+        # A transaction may name an item once only.
+        claims = list(dict.fromkeys(change.claims))
+        links = [x for x in dict.fromkeys(change.links) if x != change.lead_id]
         # PynamoDB sends puts before updates; `kinds` mirrors that order so a cancellation
         # reason can be traced to the item that caused it.
-        kinds: list[str] = ["touch"] + ["claim"] * len(change.claims)
+        kinds = ["touch"] + ["claim"] * len(claims) + ["lead"] + ["link"] * len(links) + ["event"]
         try:
             with TransactWrite(connection=self._conn()) as tx:
                 tx.save(_touch_item(touch), condition=TouchpointModel.sk.does_not_exist())
-                for key in change.claims:
+                for key in claims:
                     claim = IdentityModel(key, lead_id=change.lead_id, created_at=at)
                     tx.save(claim, condition=IdentityModel.key.does_not_exist())
-                tx.update(LeadModel(change.lead_id), actions=_lead_actions(change, at))
-                for other in change.links:
+                tx.update(LeadModel(change.lead_id), actions=_lead_actions(change, links, at))
+                for other in links:
+                    # Without the condition an unknown id would become a lead item with no
+                    # contact or attribution, which no reader could map.
                     tx.update(
                         LeadModel(other),
                         actions=[LeadModel.linked_lead_ids.add({change.lead_id})],
                         condition=LeadModel.lead_id.exists(),
                     )
+                # Likewise an event that was never recorded must not appear as a bare stub.
                 tx.update(
                     EventModel(capture.event_key),
                     actions=[
@@ -125,9 +158,10 @@ class DynamoLeadStore:
                         EventModel.lead_id.set(change.lead_id),
                         EventModel.pending.remove(),
                     ],
+                    condition=EventModel.event_key.exists(),
                 )
         except TransactWriteError as exc:
-            error = _cancellation_error(exc, kinds)
+            error = _cancellation_error(exc, kinds, change)
             if error is None:
                 raise
             raise error from None
@@ -148,15 +182,18 @@ class DynamoLeadStore:
         cursor = _decode(query.cursor)
         since = _iso(query.since) if query.since else None
         leads: list[Lead] = []
-        for month in _months(query.since, cursor.get("m")):
+        for month in _months(self._clock.now(), query.since, cursor.get("m")):
             start = cursor.get("k") if cursor.get("m") == month else None
-            condition = LeadModel.by_month.created_key >= since if since else None
+            condition = LeadModel.created_key >= since if since else None
             while True:
+                # Unfiltered, every key read is a lead returned: read no more than are wanted
+                # (a page of 7 must not cost 100 item reads). Filtered, read 100 at a time.
+                size = 100 if query.source or query.status else query.limit - len(leads)
                 page = LeadModel.by_month.query(
                     month,
                     condition,
                     scan_index_forward=False,
-                    limit=100,
+                    limit=size,
                     last_evaluated_key=start,
                 )
                 keys = [row.lead_id for row in page]
@@ -174,23 +211,37 @@ class DynamoLeadStore:
         return LeadPage(leads, None)
 
     def _conn(self) -> Connection:
-        if self._connection is None:
-            self._connection = Connection(region=self._region, host=self._host)
-        return self._connection
+        # Several threads may land at once (the local runner, the concurrency tests).
+        with self._connection_lock:
+            if self._connection is None:
+                self._connection = Connection(region=self._region, host=self._host)
+            return self._connection
 
 
-def _cancellation_error(exc: TransactWriteError, kinds: list[str]) -> Exception | None:
-    """The domain error a cancelled transaction stands for, or None if it is not ours."""
+def _cancellation_error(
+    exc: TransactWriteError, kinds: list[str], change: LeadChange
+) -> Exception | None:
+    """The error a cancelled transaction stands for, or None if it is not one we name."""
     reasons = list(exc.cancellation_reasons or [])[: len(kinds)]
-    failed = {kinds[i] for i, r in enumerate(reasons) if r and r.code == "ConditionalCheckFailed"}
+    codes = {(kinds[i], r.code) for i, r in enumerate(reasons) if r is not None}
+    failed = {kind for kind, code in codes if code == "ConditionalCheckFailed"}
     if "touch" in failed:
         return DuplicateTouchError()
     if "claim" in failed:
         return IdentityTakenError()
+    if "link" in failed:
+        return LookupError(f"a linked lead does not exist: {sorted(change.links)}")
+    if "event" in failed:
+        return LookupError(f"event {change.capture.event_key} was never recorded")
+    # Another transaction was writing the same lead or identity at that moment (real DynamoDB
+    # cancels rather than waits). Re-resolving and retrying is exactly what a lost identity race
+    # needs too, so the caller gets the error it already retries on.
+    if any(code == "TransactionConflict" for _, code in codes):
+        return IdentityTakenError()
     return None
 
 
-def _lead_actions(change: LeadChange, at: str) -> list[Any]:
+def _lead_actions(change: LeadChange, links: list[str], at: str) -> list[Any]:
     capture, touch = change.capture, _attr(change.touchpoint.attribution, at)
     actions: list[Any] = [
         LeadModel.created_at.set(LeadModel.created_at | at),
@@ -206,17 +257,16 @@ def _lead_actions(change: LeadChange, at: str) -> list[Any]:
     last = touch if capture.creates_lead else LeadModel.last_touch | touch
     actions.append(LeadModel.last_touch.set(last))
     opt_out = capture.sms_opt_out
-    actions.append(
-        LeadModel.sms_opt_out.set(LeadModel.sms_opt_out | False if opt_out is None else opt_out)
-    )
+    keep = LeadModel.sms_opt_out | False
+    actions.append(LeadModel.sms_opt_out.set(keep if opt_out is None else opt_out))
     for attr, value in ((LeadModel.phone, capture.phone), (LeadModel.email, capture.email)):
         if value:
             actions.append(attr.set(attr | value))
     for attr, value in ((LeadModel.name, capture.name), (LeadModel.company, capture.company)):
         if value:
             actions.append(attr.set(value))
-    if change.links:
-        actions.append(LeadModel.linked_lead_ids.add(set(change.links)))
+    if links:
+        actions.append(LeadModel.linked_lead_ids.add(set(links)))
     return actions
 
 
@@ -236,11 +286,13 @@ def _touch_item(touch: Touchpoint) -> TouchpointModel:
 
 def _attr(a: Attribution, at: str | None) -> AttributionAttr:
     values = {k: v for k, v in asdict(a).items() if v not in (None, {}, "")}
-    return AttributionAttr(**values, at=at) if at else AttributionAttr(**values)
+    if at:
+        values["at"] = at
+    return AttributionAttr(**values)  # type: ignore[no-untyped-call]
 
 
 def _attribution(m: AttributionAttr) -> Attribution:
-    data = m.as_dict()
+    data = m.as_dict()  # type: ignore[no-untyped-call]
     data.pop("at", None)
     for key in ("utm", "utm_raw", "click_ids"):
         data[key] = dict(data.get(key) or {})
@@ -283,12 +335,16 @@ def _matches(row: LeadModel, query: LeadQuery) -> bool:
     )
 
 
-def _months(since: datetime | None, start: str | None) -> list[str]:
-    now = datetime.now(timezone.utc)
+def _months(now: datetime, since: datetime | None, start: str | None) -> list[str]:
+    now = now.astimezone(UTC)
     year, month = (int(start[:4]), int(start[5:7])) if start else (now.year, now.month)
-    floor = (since.year, since.month) if since else None
+    if since is None:
+        floor, most = None, _LIST_MONTHS
+    else:
+        since = since.astimezone(UTC)
+        floor, most = (since.year, since.month), _MAX_MONTHS
     out: list[str] = []
-    while len(out) < _LIST_MONTHS and (floor is None or (year, month) >= floor):
+    while len(out) < most and (floor is None or (year, month) >= floor):
         out.append(f"{year:04d}-{month:02d}")
         year, month = (year - 1, 12) if month == 1 else (year, month - 1)
     return out
@@ -307,16 +363,29 @@ def _decode(cursor: str | None) -> dict[str, Any]:
     if not cursor:
         return {}
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+    except (ValueError, binascii.Error):
         data = None
-    if not isinstance(data, dict) or not isinstance(data.get("m"), str):
+    # Anything short of the exact shape _encode writes would reach DynamoDB as a bad start key.
+    if not (
+        isinstance(data, dict)
+        and isinstance(data.get("m"), str)
+        and _MONTH.fullmatch(data["m"])
+        and isinstance(data.get("k"), dict)
+        and set(data["k"]) == set(_CURSOR_KEYS)
+        and all(_is_string_value(data["k"][name]) for name in _CURSOR_KEYS)
+        and data["k"]["created_month"] == {"S": data["m"]}
+    ):
         raise InvalidPayloadError("not a cursor this API returned", field="cursor")
     return data
 
 
+def _is_string_value(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str)
+
+
 def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _parse(value: str) -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from chalicelib.adapters.dynamo.models import TeamModel
 from chalicelib.domain.team import TeamConfig
@@ -32,7 +32,8 @@ class DynamoTeamStore:
             if self._cached and time.monotonic() - self._cached[0] < self._ttl_s:
                 return self._cached[1]
             try:
-                row = TeamModel.get(_KEY)
+                # Consistent, so a container that starts just after a save sees that save.
+                row = TeamModel.get(_KEY, consistent_read=True)
             except TeamModel.DoesNotExist:
                 raise NoTeamConfigError("no team configuration loaded") from None
             team = team_from_dict(row.document, file="dynamodb:team")
@@ -41,7 +42,7 @@ class DynamoTeamStore:
 
     def save(self, team: TeamConfig) -> None:
         """Replace the configuration and this container's cached copy."""
-        now = datetime.now(timezone.utc).isoformat()
+        now = datetime.now(UTC).isoformat()
         TeamModel(_KEY, document=team_to_dict(team), updated_at=now).save()
         with self._lock:
             self._cached = (time.monotonic(), team)

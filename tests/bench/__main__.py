@@ -1,0 +1,84 @@
+"""`make bench`: measure the budgets in design.md, print a table, write .bench/results.json.
+
+Exit status is 0 whatever the figures say (a figure over budget is news, not a test failure);
+it is 1 only when a benchmark itself could not run.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.bench import capture_path, cold_import
+from tests.bench.report import Figure, table, write_json
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / ".bench" / "results.json"
+
+HEADER = """\
+leadclock benchmarks: the budgets in design.md ("Budgets to measure"). Figures, not tests.
+
+  capture_*_dynamodb_writes/reads/scans
+      DynamoDB API calls made while one webhook is captured through the real Chalice handler
+      (chalice.test.Client), the real PynamoDB adapters and the embedded moto server, counted
+      with botocore `before-call` hooks on every client the capture path uses (cross-checked
+      against a hook on every botocore session in the process, so a missed client is an error).
+      writes = PutItem/UpdateItem/DeleteItem/TransactWriteItems/BatchWriteItem (a transaction
+      is one request however many items it holds); reads = GetItem/BatchGetItem/Query/
+      TransactGetItems; scans = Scan. Scenarios: a new lead by form, the same person's second
+      form (returning), an SMS from a new number and one from the form lead's phone, each in a
+      warm container (team configuration cached); then a new form lead in a cold container.
+      Budget per capture: <= 3 writes, <= 1 read, no Scan.
+  *_item_bytes_*
+      DynamoDB's size of the stored item, read raw back from the table: attribute names plus
+      values (numbers ~ digits/2 + 1, maps and lists 3 B + 1 B per element). Budget: the lead
+      item of a typical form lead <= 1024 B; touchpoint and inbox items are informative.
+  cold_import_*, capture_imports_*
+      `import app` (all blueprints: what the API Lambda imports on a cold start) against a bare
+      `import boto3`, each in fresh interpreters, medians. Budget: ratio <= 1.5x, and neither
+      twilio.rest nor slack_sdk imported (yaml, jinja2 and boto3 reported for context).
+"""
+
+
+def main() -> int:
+    """Run every benchmark, print the table, write the JSON; 1 if a benchmark crashed."""
+    print(HEADER, flush=True)
+    started = time.perf_counter()
+    figures: list[Figure] = []
+    notes: list[str] = []
+    crashed: list[str] = []
+    sections: list[tuple[str, Callable[[list[str]], list[Figure]]]] = [
+        ("capture path (DynamoDB requests, item sizes)", capture_path.run),
+        ("cold import", cold_import.run),
+    ]
+    for title, bench in sections:
+        t = time.perf_counter()
+        print(f"running: {title} ...", flush=True)
+        try:
+            figures += bench(notes)
+        except Exception:
+            traceback.print_exc()
+            crashed.append(title)
+        print(f"  done in {time.perf_counter() - t:.1f} s", flush=True)
+
+    print()
+    for note in notes:
+        print(note)
+    print()
+    print(table(figures))
+    over = [f.key for f in figures if f.ok is False]
+    print()
+    print(f"{len(over)} figure(s) over budget" + (f": {', '.join(over)}" if over else ""))
+    write_json(figures, RESULTS)
+    print(f"wrote {RESULTS.relative_to(ROOT)} in {time.perf_counter() - started:.0f} s")
+    if crashed:
+        print(f"benchmark(s) that could not run: {', '.join(crashed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""DynamoDB requests and item sizes on the capture path, through the real HTTP handlers, the real
+adapters and the embedded DynamoDB-compatible server (moto over HTTP)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from tests.bench.counting import ProcessTally, RequestCounter, describe
+from tests.bench.item_size import item_bytes, largest_attributes
+from tests.bench.report import Figure, at_most, info
+
+ROOT = Path(__file__).resolve().parents[2]
+TEAM_FILE = ROOT / "infra" / "team.demo.yaml"
+PUBLIC_BASE_URL = "https://bench.leadclock.test/api"
+TABLE_PREFIX = "leadclock-bench-"
+
+# Budgets from design.md: capture + assign + schedule a new lead.
+MAX_WRITES, MAX_READS, MAX_SCANS = 3, 1, 0
+MAX_LEAD_ITEM_BYTES = 1024
+
+# A typical form lead: contact, a message, UTM source/medium/campaign, a gclid and the landing
+# page with its query string, as a website form posts it.
+GCLID = "Cj0KCQiA4NWrBhD-ARIsAFCKwWt7Xq3ZpGk5Jd2mVbYxR1sLq8uN0pHc7eTfW9aEALw_wcB"
+TYPICAL_FORM = {
+    "name": "Maria Gonzalez",
+    "email": "maria.gonzalez@example.com",
+    "phone": "(415) 555-0142",
+    "message": "Hi, we'd like a quote to replace the roof on our two-storey house. "
+    "There is a small leak above the kitchen. Mornings are best for a call.",
+    "utm_source": "google",
+    "utm_medium": "cpc",
+    "utm_campaign": "Roof_Replacement_Spring",
+    "gclid": GCLID,
+    "landing_page": "https://www.acmeroofing.example/roof-replacement?utm_source=google"
+    f"&utm_medium=cpc&utm_campaign=Roof_Replacement_Spring&gclid={GCLID}",
+}
+
+
+def run(notes: list[str]) -> list[Figure]:
+    """Every capture-path figure; `notes` collects the lines printed under the table."""
+    _environment()
+    from chalicelib.cli.embedded import EmbeddedAws
+
+    aws = EmbeddedAws().start()
+    tally = ProcessTally()
+    tally.install()
+    try:
+        return _measure(aws.url, tally, notes)
+    finally:
+        tally.uninstall()
+        aws.stop()
+
+
+def _environment() -> None:
+    # Dummy credentials: the embedded server accepts any, and nothing can reach a real account.
+    os.environ.pop("AWS_PROFILE", None)
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_SESSION_TOKEN": "bench",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "LEADCLOCK_SECRET_WEBSITE": "bench-" + secrets.token_hex(16),
+        "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
+        # One JSON line per captured lead would bury the table; errors still show.
+        "LOG_LEVEL": "WARNING",
+    }.items():
+        os.environ[name] = value
+
+
+def _measure(endpoint: str, tally: ProcessTally, notes: list[str]) -> list[Figure]:
+    from chalice.test import Client
+
+    from chalicelib import wiring
+    from chalicelib.adapters.dynamo.models import MODELS, create_tables
+    from chalicelib.adapters.dynamo.team import DynamoTeamStore
+    from chalicelib.settings import load_settings
+    from chalicelib.team_file import load_team_file
+
+    settings = load_settings(
+        {
+            "AWS_REGION": "us-east-1",
+            "LEADCLOCK_TABLE_PREFIX": TABLE_PREFIX,
+            "LEADCLOCK_AWS_ENDPOINT": endpoint,
+            "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        }
+    )
+    container = wiring.build(settings)
+    wiring.use(container)
+    create_tables()
+    container.team.save(load_team_file(TEAM_FILE))
+
+    from app import app
+
+    counter = RequestCounter()
+    clients = _dynamo_clients(MODELS.values(), container.store)
+    for client in clients:
+        counter.attach(client)
+    raw = _raw_client(endpoint, settings.region)
+    http = Client(app, project_dir=str(ROOT)).http
+
+    # A warm container has the team configuration cached (save() caches it; load() proves it).
+    counter.reset()
+    container.team.load()
+    if counter.snapshot()["reads"]:
+        raise RuntimeError("the team configuration was not cached after save()")
+
+    figures: list[Figure] = []
+
+    def scenario(key: str, post: Any, expected: str, budgeted: bool = True) -> dict[str, Any]:
+        counter.reset()
+        before = tally.calls
+        status, lead_id = post()
+        if status != expected:
+            raise RuntimeError(f"{key}: the capture answered {status!r}, expected {expected!r}")
+        counts = counter.snapshot()
+        if tally.calls - before != len(counts["calls"]):
+            raise RuntimeError(
+                f"{key}: {tally.calls - before} DynamoDB calls in the process but "
+                f"{len(counts['calls'])} on the hooked clients; hook the missing client in "
+                "_dynamo_clients"
+            )
+        if not any(op == "TransactWriteItems" for op, _ in counts["calls"]):
+            # An SMS reply says nothing about the lead; a missing transaction means the landing
+            # was deferred to the replayer, so these counts would not describe a capture.
+            raise RuntimeError(f"{key}: the event was recorded but not landed on a lead")
+        figures.extend(_budgeted(key, counts) if budgeted else _informative(key, counts))
+        notes.append(f"{key}: {describe(counts['calls'])}" + _retries(counts))
+        return {"lead_id": lead_id, **counts}
+
+    form = dict(TYPICAL_FORM)
+    new = scenario("capture_new_lead", lambda: _post_form(http, form), "created")
+    lead_item = _get(raw, settings.table("leads"), {"lead_id": {"S": new["lead_id"]}})
+    touches = _query(raw, settings.table("touchpoints"), new["lead_id"])
+    event_item = _get(raw, settings.table("events"), {"event_key": touches[0]["event_key"]})
+
+    again = dict(form, message="Following up: could someone call me back this afternoon?")
+    scenario("capture_returning_lead", lambda: _post_form(http, again), "updated")
+    lead_after = _get(raw, settings.table("leads"), {"lead_id": {"S": new["lead_id"]}})
+
+    sms = _sms_params("+14155550177")
+    scenario("capture_sms_new_lead", lambda: _post_sms(http, sms), "ok")
+    sms_again = _sms_params("+14155550142")  # the form lead's phone
+    scenario("capture_sms_returning_lead", lambda: _post_sms(http, sms_again), "ok")
+
+    # A cold container has no cached team configuration: one more GetItem, then none for 30 s.
+    wiring.use(dataclasses.replace(container, team=DynamoTeamStore()))
+    try:
+        cold_form = dict(form, email="j.okafor@example.com", phone="(415) 555-0163")
+        cold = scenario(
+            "capture_new_lead_cold_container",
+            lambda: _post_form(http, cold_form),
+            "created",
+            budgeted=False,
+        )
+    finally:
+        wiring.use(container)
+
+    stale = [
+        c for c in _dynamo_clients(MODELS.values(), container.store) if not counter.attached(c)
+    ]
+    if stale:
+        raise RuntimeError(
+            f"{len(stale)} DynamoDB client(s) were rebuilt mid-run; counts incomplete"
+        )
+
+    figures += _sizes(lead_item, lead_after, touches[0], event_item, notes)
+    notes.append(
+        "cold container: the first request pays one extra GetItem for the team configuration "
+        f"(cached 30 s): {cold['reads']} reads there vs {new['reads']} warm. The figures above "
+        "are for a warm container."
+    )
+    return figures
+
+
+def _dynamo_clients(models: Any, store: Any) -> list[Any]:
+    """The botocore clients the capture path sends through: one per model's connection (reads
+    and single-item writes), and the store's own Connection (TransactWriteItems)."""
+    clients = [model._get_connection().connection.client for model in models]
+    conn = getattr(store, "_conn", None)
+    if conn is None:
+        raise RuntimeError("the lead store has no _conn(): transactions would not be counted")
+    clients.append(conn().client)
+    return clients
+
+
+def _budgeted(key: str, counts: dict[str, Any]) -> list[Figure]:
+    return [
+        at_most(f"{key}_dynamodb_writes", counts["writes"], MAX_WRITES),
+        at_most(f"{key}_dynamodb_reads", counts["reads"], MAX_READS),
+        at_most(f"{key}_dynamodb_scans", counts["scans"], MAX_SCANS),
+    ]
+
+
+def _informative(key: str, counts: dict[str, Any]) -> list[Figure]:
+    return [info(f"{key}_dynamodb_{kind}", counts[kind]) for kind in ("writes", "reads", "scans")]
+
+
+def _retries(counts: dict[str, Any]) -> str:
+    extra = counts["sends"] - len(counts["calls"])
+    return f"  ({extra} retried HTTP attempts)" if extra else ""
+
+
+def _sizes(
+    lead: dict[str, Any],
+    lead_after: dict[str, Any],
+    touch: dict[str, Any],
+    event: dict[str, Any],
+    notes: list[str],
+) -> list[Figure]:
+    top = largest_attributes(lead)
+    notes.append("lead item, largest attributes (bytes): " + _sizes_text(top))
+    biggest = lead[top[0][0]]
+    if "M" in biggest:
+        notes.append(f"  inside {top[0][0]}: " + _sizes_text(largest_attributes(biggest["M"], 8)))
+    raw_body = event.get("raw_body", {}).get("S", "")
+    notes.append(
+        "the inbox event item keeps the raw body apart from the lead "
+        f"({len(raw_body.encode())} B of it)"
+    )
+    return [
+        at_most("lead_item_bytes_typical_form", item_bytes(lead), MAX_LEAD_ITEM_BYTES, " B"),
+        info("lead_item_bytes_after_second_form", item_bytes(lead_after)),
+        info("touchpoint_item_bytes_typical_form", item_bytes(touch)),
+        info("inbox_event_item_bytes_typical_form", item_bytes(event)),
+    ]
+
+
+def _sizes_text(sizes: list[tuple[str, int]]) -> str:
+    return ", ".join(f"{name} {size}" for name, size in sizes)
+
+
+def _post_form(http: Any, form: dict[str, str]) -> tuple[str, str | None]:
+    headers = {
+        "Content-Type": "application/json",
+        "X-Leadclock-Token": os.environ["LEADCLOCK_SECRET_WEBSITE"],
+    }
+    reply = http.post("/webhooks/forms/website", headers=headers, body=json.dumps(form).encode())
+    body = json.loads(reply.body or b"{}")
+    if reply.status_code >= 300:
+        raise RuntimeError(f"form capture failed: {reply.status_code} {body}")
+    return body.get("status"), body.get("lead_id")
+
+
+def _sms_params(sender: str) -> dict[str, str]:
+    return {
+        "MessageSid": "SM" + secrets.token_hex(16),
+        "AccountSid": "AC" + secrets.token_hex(16),
+        "From": sender,
+        "To": "+14155550111",
+        "Body": "Hi, is anyone free to look at a roof leak today?",
+        "NumMedia": "0",
+        "NumSegments": "1",
+        "SmsStatus": "received",
+        "ApiVersion": "2010-04-01",
+    }
+
+
+def _post_sms(http: Any, params: dict[str, str]) -> tuple[str, None]:
+    from twilio.request_validator import RequestValidator
+
+    url = PUBLIC_BASE_URL + "/webhooks/twilio/sms"
+    signature = RequestValidator(os.environ["TWILIO_AUTH_TOKEN"]).compute_signature(url, params)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": signature,
+    }
+    reply = http.post("/webhooks/twilio/sms", headers=headers, body=urlencode(params).encode())
+    if reply.status_code != 200:
+        raise RuntimeError(f"SMS capture failed: {reply.status_code} {reply.body!r}")
+    return "ok", None
+
+
+def _raw_client(endpoint: str, region: str) -> Any:
+    import boto3
+
+    return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint)
+
+
+def _get(raw: Any, table: str, key: dict[str, Any]) -> dict[str, Any]:
+    item = raw.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+    if item is None:
+        raise RuntimeError(f"no item {key} in {table}")
+    return dict(item)
+
+
+def _query(raw: Any, table: str, lead_id: str) -> list[dict[str, Any]]:
+    reply = raw.query(
+        TableName=table,
+        KeyConditionExpression="lead_id = :l",
+        ExpressionAttributeValues={":l": {"S": lead_id}},
+        ConsistentRead=True,
+    )
+    if not reply["Items"]:
+        raise RuntimeError(f"no touchpoint for {lead_id}")
+    return list(reply["Items"])
