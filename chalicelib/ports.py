@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping, Protocol
+from typing import Protocol
 
 from chalicelib.domain.capture import Capture
 from chalicelib.domain.model import Lead, Touchpoint
@@ -96,6 +97,7 @@ class LeadChange:
     capture: Capture
     claims: tuple[str, ...] = ()  # identity keys to take for this lead; must be free
     links: tuple[str, ...] = ()  # other leads that proved to be the same person
+    is_new: bool = False  # the lead id is fresh: this change creates the lead
 
 
 class IdentityTakenError(Exception):
@@ -128,7 +130,9 @@ class LeadPage:
 class LeadStore(Protocol):
     """Leads, their identities and touchpoints, and the inbox of raw events."""
 
-    def record_event(self, event: InboundEvent, *, replace_before: datetime | None) -> RecordedEvent:
+    def record_event(
+        self, event: InboundEvent, *, replace_before: datetime | None
+    ) -> RecordedEvent:
         """Store the event unless its key exists; an existing key older than `replace_before`
         is replaced (a form re-submitted after the de-duplication window)."""
         ...

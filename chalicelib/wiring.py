@@ -4,8 +4,9 @@ moto can start first in tests and a cold start pays only for what its request to
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from chalicelib.ports import Clock, FormVerifier, LeadStore, Secrets, TeamStore, TwilioVerifier
 from chalicelib.settings import Settings, load_settings
@@ -73,7 +74,9 @@ def _lazy_client(service: str, settings: Settings) -> Callable[[], Any]:
             import boto3
 
             client.append(
-                boto3.client(service, region_name=settings.region, endpoint_url=settings.endpoint_url)
+                boto3.client(
+                    service, region_name=settings.region, endpoint_url=settings.endpoint_url
+                )
             )
         return client[0]
 

@@ -9,11 +9,11 @@ from typing import Any, TypeVar, cast
 
 from chalice.app import Request, Response
 
-from chalicelib.adapters.dynamo.team import NoTeamConfigError
 from chalicelib.domain.errors import (
     ForbiddenError,
     InvalidPayloadError,
     LeadclockError,
+    NotConfiguredError,
     NotFoundError,
     PayloadTooLargeError,
     UnauthorizedError,
@@ -54,10 +54,10 @@ def json_errors(view: F) -> F:
             return view(*args, **kwargs)
         except LeadclockError as exc:
             return error_response(exc)
-        except NoTeamConfigError:
-            # Nothing can be authenticated without the team configuration: tell the sender to
-            # retry rather than accept a request we cannot verify.
-            log.error("no team configuration loaded")
+        except NotConfiguredError as exc:
+            # Nothing can be authenticated without the configuration or its secrets: tell the
+            # sender to retry rather than refuse for good. The reason goes to the log only.
+            log.error("not configured: %s", exc)
             return json_response({"Code": "NotConfigured", "Message": "not configured"}, 503)
 
     return cast(F, wrapper)

@@ -174,7 +174,7 @@ class MemoryLeadStore:
 
 
 def _upsert(lead: Lead | None, change: LeadChange, touch: Touchpoint, links: list[str]) -> Lead:
-    c, at, attribution = change.capture, touch.at, touch.attribution
+    c, at, attribution = change.capture, touch.at, touch.attribution.for_lead()
     if lead is None:
         lead = Lead(
             lead_id=change.lead_id,

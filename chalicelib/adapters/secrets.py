@@ -7,13 +7,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.domain.errors import LeadclockError
+from chalicelib.domain.errors import NotConfiguredError
 
 
-class SecretMissingError(LeadclockError):
+class SecretMissingError(NotConfiguredError):
     """A secret reference points at nothing; the deployment is misconfigured."""
-
-    code = "secret_missing"
 
 
 class SecretResolver:

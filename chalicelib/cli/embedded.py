@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -15,7 +16,7 @@ class EmbeddedAws:
     locks, and DynamoDB's conditional writes and transactions must stay atomic under load."""
 
     def __init__(self, port: int = 0) -> None:
-        from moto.server import DomainDispatcherApplication, create_backend_app
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         self._lock = threading.Lock()
         moto_app = DomainDispatcherApplication(create_backend_app)

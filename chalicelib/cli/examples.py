@@ -57,7 +57,10 @@ def _twilio_curl(team: TeamConfig, url: str, params: dict[str, str]) -> str:
 
     token = _env(team.twilio_auth_token_ref or "")
     signature = RequestValidator(token).compute_signature(url, params)
-    headers = ["Content-Type: application/x-www-form-urlencoded", f"X-Twilio-Signature: {signature}"]
+    headers = [
+        "Content-Type: application/x-www-form-urlencoded",
+        f"X-Twilio-Signature: {signature}",
+    ]
     return _curl(url, headers, urlencode(params))
 
 

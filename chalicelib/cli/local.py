@@ -127,8 +127,13 @@ def _banner(
         "",
         "Webhook URLs:",
     ]
-    lines += [f"  {s.name:<12} {base}/webhooks/forms/{s.name}   ({s.auth_scheme})" for s in team.sources]
-    lines += [f"  twilio voice  {base}/webhooks/twilio/voice", f"  twilio sms    {base}/webhooks/twilio/sms"]
+    lines += [
+        f"  {s.name:<12} {base}/webhooks/forms/{s.name}   ({s.auth_scheme})" for s in team.sources
+    ]
+    lines += [
+        f"  twilio voice  {base}/webhooks/twilio/voice",
+        f"  twilio sms    {base}/webhooks/twilio/sms",
+    ]
     lines += [f"  twilio status {base}/webhooks/twilio/status", ""]
     if generated:
         lines.append("Demo secrets generated for this run (set them yourself to keep them):")

@@ -52,12 +52,12 @@ def _form_headers(scheme: str, secret: str, body: bytes) -> dict[str, str]:
         signature = Webhook(secret).sign(msg_id, stamp, body.decode())
         return {"webhook-id": msg_id, "webhook-timestamp": str(now), "webhook-signature": signature}
     if scheme == "typeform":
-        mac = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-        return {"Typeform-Signature": "sha256=" + base64.b64encode(mac).decode()}
+        digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+        return {"Typeform-Signature": "sha256=" + base64.b64encode(digest).decode()}
     if scheme == "webflow":
         millis = str(now * 1000)
-        mac = hmac.new(secret.encode(), f"{millis}:".encode() + body, hashlib.sha256).hexdigest()
-        return {"x-webflow-timestamp": millis, "x-webflow-signature": mac}
+        hexmac = hmac.new(secret.encode(), f"{millis}:".encode() + body, hashlib.sha256).hexdigest()
+        return {"x-webflow-timestamp": millis, "x-webflow-signature": hexmac}
     raise SystemExit(f"unknown scheme {scheme!r}: twilio, standard-webhooks, typeform, webflow")
 
 

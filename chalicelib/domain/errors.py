@@ -50,6 +50,11 @@ class NotFoundError(LeadclockError):
     code = "not_found"
 
 
+class NotConfiguredError(Exception):
+    """The deployment lacks configuration or a secret. Not the sender's fault: answered 503
+    without details, so providers retry and nothing about the setup leaks."""
+
+
 class ConfigError(LeadclockError):
     """The team configuration is invalid; `problems` lists (path, reason) pairs."""
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 # Click ids are opaque and case-sensitive (Meta says so for fbclid): stored verbatim.
@@ -50,6 +51,20 @@ class Attribution:
     referrer: str | None = None
     form_id: str | None = None
     tracking_number: str | None = None
+
+    def for_lead(self) -> Attribution:
+        """The compact copy a lead keeps as first or last touch: URLs lose their query strings,
+        whose UTMs and click ids are already read out (the full URLs stay on the touchpoint).
+        It keeps a typical lead item under 1 KB."""
+        return replace(
+            self,
+            landing_page=_without_query(self.landing_page),
+            referrer=_without_query(self.referrer),
+        )
+
+
+def _without_query(url: str | None) -> str | None:
+    return url.split("?", 1)[0].split("#", 1)[0] if url else url
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,7 @@ def land(event: InboundEvent, *, store: LeadStore) -> Landed:
             capture=capture,
             claims=tuple(k for k in capture.claims if k not in known),
             links=tuple(lead_ids[1:]),
+            is_new=not lead_ids,
         )
         try:
             store.apply(change)

@@ -37,8 +37,9 @@ leadclock benchmarks: the budgets in design.md ("Budgets to measure"). Figures, 
       values (numbers ~ digits/2 + 1, maps and lists 3 B + 1 B per element). Budget: the lead
       item of a typical form lead <= 1024 B; touchpoint and inbox items are informative.
   cold_import_*, capture_imports_*
-      `import app` (all blueprints: what the API Lambda imports on a cold start) against a bare
-      `import boto3`, each in fresh interpreters, medians. Budget: ratio <= 1.5x, and neither
+      `import app` (all blueprints: what the API Lambda imports on a cold start) plus building the
+      adapters the first request needs (`wiring.build`), against a bare `import boto3`, each in
+      fresh interpreters, medians. Budget: ratio <= 1.5x, and neither
       twilio.rest nor slack_sdk imported (yaml, jinja2 and boto3 reported for context).
 """
 

@@ -79,7 +79,9 @@ def stack() -> Iterator[LocalStack]:
         assert process.stdout is not None
         process.stdout.close()
         pytest.fail("local stack did not start:\n" + "".join(output))
-    yield LocalStack(f"http://127.0.0.1:{port}", chosen["LEADCLOCK_ADMIN_KEY"], chosen, process, output)
+    yield LocalStack(
+        f"http://127.0.0.1:{port}", chosen["LEADCLOCK_ADMIN_KEY"], chosen, process, output
+    )
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         try:

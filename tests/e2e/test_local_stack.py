@@ -49,7 +49,9 @@ def _partner_post(stack: LocalStack, body: dict[str, object], msg_id: str) -> re
         "webhook-timestamp": str(stamp),
         "webhook-signature": signature,
     }
-    return requests.post(stack.base_url + "/webhooks/forms/partner", data=raw, headers=headers, timeout=10)
+    return requests.post(
+        stack.base_url + "/webhooks/forms/partner", data=raw, headers=headers, timeout=10
+    )
 
 
 def _lead(stack: LocalStack, lead_id: str) -> dict[str, object]:
@@ -66,7 +68,13 @@ def test_call_sms_and_signed_form_from_one_person_are_one_lead(stack: LocalStack
     voice = _twilio_post(
         stack,
         "/webhooks/twilio/voice",
-        {"CallSid": call_sid, "From": CALLER, "To": TRACKING, "CallStatus": "ringing", "FromCity": ""},
+        {
+            "CallSid": call_sid,
+            "From": CALLER,
+            "To": TRACKING,
+            "CallStatus": "ringing",
+            "FromCity": "",
+        },
     )
     assert voice.status_code == 200, voice.text
     assert voice.headers["Content-Type"].startswith("text/xml")

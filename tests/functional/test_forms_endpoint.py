@@ -82,14 +82,14 @@ def test_token_in_header_creates_a_lead_with_201(stack: Stack) -> None:
 
 
 def test_form_attribution_is_normalised_with_the_original_kept(stack: Stack) -> None:
-    lead = stack.lead(body_of(stack.website(LEAD))["lead_id"])
+    lead_id = body_of(stack.website(LEAD))["lead_id"]
 
-    touch = lead.first_touch
+    touch = stack.lead(lead_id).first_touch
     assert (touch.source, touch.channel) == ("website", "form")
     assert touch.campaign == "linkedin-q3"
     assert touch.utm == {"utm_source": "google", "utm_campaign": "linkedin-q3"}
-    assert touch.utm_raw == {"utm_source": "Google", "utm_campaign": "LinkedIn_Q3"}
     assert touch.click_ids == {"gclid": "Cj0KCQ_AbC-dEf"}
+    assert touch.utm_raw == {"utm_source": "Google", "utm_campaign": "LinkedIn_Q3"}
 
 
 def test_bearer_token_is_accepted(stack: Stack) -> None:
@@ -175,9 +175,11 @@ def test_unbounce_data_json_with_path_token_creates_a_lead(stack: Stack) -> None
     assert lead.company == "Chen & Partners"
     touch = lead.first_touch
     assert touch.source == "unbounce"
-    assert (
-        touch.landing_page
-        == "http://unbouncepages.com/tax-season/?msclkid=4a8e1F2b3C4d5e6f7a8b9c0d1e2f3a4b&utm_medium=CPC"
+    # The lead keeps the page; the full URL, query and all, is on the touchpoint.
+    assert touch.landing_page == "http://unbouncepages.com/tax-season/"
+    (touchpoint,) = stack.touchpoints(lead.lead_id)
+    assert touchpoint.attribution.landing_page == (
+        "http://unbouncepages.com/tax-season/?msclkid=4a8e1F2b3C4d5e6f7a8b9c0d1e2f3a4b&utm_medium=CPC"
     )
     assert touch.click_ids == {"msclkid": "4a8e1F2b3C4d5e6f7a8b9c0d1e2f3a4b"}
     assert touch.form_id == "4f1b3c2a-7d6e-4a5b-9c8d-0e1f2a3b4c5d"

@@ -15,7 +15,9 @@ from chalicelib.team_file import load_team_file
 DEMO = Path(__file__).resolve().parents[2] / "infra" / "team.demo.yaml"
 
 
-def test_load_config_puts_the_demo_team_in_the_stage_tables(capsys: pytest.CaptureFixture[str]) -> None:
+def test_load_config_puts_the_demo_team_in_the_stage_tables(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     with mock_aws():
         bind(table_prefix="leadclock-prod-", region="us-east-1", host=None)
         create_tables()
@@ -28,7 +30,9 @@ def test_invalid_file_is_refused_with_its_path_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / "team.yaml"
-    bad.write_text("team: {name: X}\nsources:\n  - name: web\n    auth: {scheme: token, secret: hunter2}\n")
+    bad.write_text(
+        "team: {name: X}\nsources:\n  - name: web\n    auth: {scheme: token, secret: hunter2}\n"
+    )
     assert main(["validate", "--file", str(bad)]) == 2
     assert "sources[0].auth.secret" in capsys.readouterr().err
 

@@ -87,7 +87,6 @@ def test_a_ref_to_nothing_raises_secret_missing(
     resolver = SecretResolver(lambda: ssm)
     with pytest.raises(SecretMissingError) as caught:
         resolver.resolve(ref)
-    assert caught.value.code == "secret_missing"
     assert "s3cr3t" not in str(caught.value)
 
 

@@ -152,7 +152,7 @@ def test_first_apply_creates_the_lead_with_first_touch_equal_to_last_touch(
     )
     land(store, capture, "ld_a", T0)
     lead = lead_of(store, "ld_a")
-    assert lead.first_touch == lead.last_touch == capture.attribution
+    assert lead.first_touch == lead.last_touch == capture.attribution.for_lead()
     assert (lead.created_at, lead.updated_at, lead.status, lead.touch_count) == (T0, T0, "new", 1)
     assert (lead.phone, lead.email, lead.name, lead.company) == (
         PHONE,
@@ -168,8 +168,8 @@ def test_a_second_event_moves_last_touch_but_never_first_touch(store: LeadStore)
     land(store, first, "ld_a", T0)
     land(store, second, "ld_a", LATER, claims=())
     lead = lead_of(store, "ld_a")
-    assert lead.first_touch == first.attribution
-    assert lead.last_touch == second.attribution
+    assert lead.first_touch == first.attribution.for_lead()
+    assert lead.last_touch == second.attribution.for_lead()
     assert (lead.created_at, lead.updated_at) == (T0, LATER)
 
 
@@ -264,7 +264,7 @@ def test_a_status_callback_does_not_move_last_touch(store: LeadStore) -> None:
     assert not status.creates_lead
     land(store, status, "ld_a", LATER, claims=())
     lead = lead_of(store, "ld_a")
-    assert lead.last_touch == first.attribution
+    assert lead.last_touch == first.attribution.for_lead()
     assert (lead.touch_count, lead.updated_at) == (2, LATER)
     assert [t.kind for t in store.touchpoints("ld_a")] == ["call_received", "call_status"]
 

@@ -17,7 +17,7 @@ from pynamodb.models import Model
 
 
 class AttributionAttr(MapAttribute[str, Any]):
-    """First or last touch, as kept on the lead (raw UTM originals live on the touchpoint)."""
+    """Where a touch came from; on the lead, the compact copy of Attribution.for_lead()."""
 
     source = UnicodeAttribute()
     channel = UnicodeAttribute()
@@ -30,7 +30,6 @@ class AttributionAttr(MapAttribute[str, Any]):
     referrer = UnicodeAttribute(null=True)
     form_id = UnicodeAttribute(null=True)
     tracking_number = UnicodeAttribute(null=True)
-    at = UnicodeAttribute(null=True)
 
 
 class LeadsByMonth(GlobalSecondaryIndex["LeadModel"]):  # type: ignore[no-untyped-call]
@@ -59,7 +58,7 @@ class LeadModel(Model):
     created_key = UnicodeAttribute()
     first_source = UnicodeAttribute()
     first_touch = AttributionAttr()  # type: ignore[no-untyped-call]
-    last_touch = AttributionAttr()  # type: ignore[no-untyped-call]
+    last_touch = AttributionAttr(null=True)  # absent while it equals first_touch  # type: ignore[no-untyped-call]
     status = UnicodeAttribute(default="new")
     phone = UnicodeAttribute(null=True)
     email = UnicodeAttribute(null=True)

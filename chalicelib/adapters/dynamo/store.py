@@ -242,7 +242,7 @@ def _cancellation_error(
 
 
 def _lead_actions(change: LeadChange, links: list[str], at: str) -> list[Any]:
-    capture, touch = change.capture, _attr(change.touchpoint.attribution, at)
+    capture, touch = change.capture, _attr(change.touchpoint.attribution.for_lead())
     actions: list[Any] = [
         LeadModel.created_at.set(LeadModel.created_at | at),
         LeadModel.created_month.set(LeadModel.created_month | at[:7]),
@@ -254,8 +254,9 @@ def _lead_actions(change: LeadChange, links: list[str], at: str) -> list[Any]:
         LeadModel.touch_count.add(1),
     ]
     # Only the person's own touches move "last touch"; a status callback or voicemail does not.
-    last = touch if capture.creates_lead else LeadModel.last_touch | touch
-    actions.append(LeadModel.last_touch.set(last))
+    # A new lead's last touch is its first: stored once, it is read back from first_touch.
+    if capture.creates_lead and not change.is_new:
+        actions.append(LeadModel.last_touch.set(touch))
     opt_out = capture.sms_opt_out
     keep = LeadModel.sms_opt_out | False
     actions.append(LeadModel.sms_opt_out.set(keep if opt_out is None else opt_out))
@@ -279,21 +280,18 @@ def _touch_item(touch: Touchpoint) -> TouchpointModel:
         at=at,
         channel=touch.channel,
         kind=touch.kind,
-        attribution=_attr(touch.attribution, None),
+        attribution=_attr(touch.attribution),
         detail=dict(touch.detail) or None,
     )
 
 
-def _attr(a: Attribution, at: str | None) -> AttributionAttr:
+def _attr(a: Attribution) -> AttributionAttr:
     values = {k: v for k, v in asdict(a).items() if v not in (None, {}, "")}
-    if at:
-        values["at"] = at
     return AttributionAttr(**values)  # type: ignore[no-untyped-call]
 
 
 def _attribution(m: AttributionAttr) -> Attribution:
     data = m.as_dict()  # type: ignore[no-untyped-call]
-    data.pop("at", None)
     for key in ("utm", "utm_raw", "click_ids"):
         data[key] = dict(data.get(key) or {})
     return Attribution(**data)
@@ -305,7 +303,7 @@ def _lead(row: LeadModel) -> Lead:
         created_at=_parse(row.created_at),
         updated_at=_parse(row.updated_at),
         first_touch=_attribution(row.first_touch),
-        last_touch=_attribution(row.last_touch),
+        last_touch=_attribution(row.last_touch or row.first_touch),
         phone=row.phone,
         email=row.email,
         name=row.name,

@@ -7,13 +7,14 @@ import time
 from datetime import UTC, datetime
 
 from chalicelib.adapters.dynamo.models import TeamModel
+from chalicelib.domain.errors import NotConfiguredError
 from chalicelib.domain.team import TeamConfig
 from chalicelib.team_file import team_from_dict, team_to_dict
 
 _KEY = "team"
 
 
-class NoTeamConfigError(Exception):
+class NoTeamConfigError(NotConfiguredError):
     """No configuration has been loaded into this stage yet (run the admin load command)."""
 
 
