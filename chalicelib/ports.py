@@ -98,6 +98,7 @@ class LeadChange:
     claims: tuple[str, ...] = ()  # identity keys to take for this lead; must be free
     links: tuple[str, ...] = ()  # other leads that proved to be the same person
     is_new: bool = False  # the lead id is fresh: this change creates the lead
+    moves_last_touch: bool = True  # False once a newer touch is known to have landed first
 
 
 class IdentityTakenError(Exception):
@@ -105,7 +106,13 @@ class IdentityTakenError(Exception):
 
 
 class DuplicateTouchError(Exception):
-    """The touchpoint is already on the lead: the event was processed before."""
+    """The touchpoint is already on the lead, or its event was superseded by a newer delivery
+    (a form re-submitted after the de-duplication window): either way, nothing to land."""
+
+
+class StaleTouchError(Exception):
+    """A newer touch already moved the lead's last touch (a late replay, or deliveries out of
+    order); the touchpoint still belongs on the timeline, without moving last touch back."""
 
 
 @dataclass(frozen=True)
@@ -150,8 +157,8 @@ class LeadStore(Protocol):
         ...
 
     def apply(self, change: LeadChange) -> None:
-        """Land the change atomically and close its event; raises IdentityTakenError or
-        DuplicateTouchError, and then nothing is written."""
+        """Land the change atomically and close its event; raises IdentityTakenError,
+        DuplicateTouchError or StaleTouchError, and then nothing is written."""
         ...
 
     def get_lead(self, lead_id: str) -> Lead | None:

@@ -22,6 +22,7 @@ from chalicelib.ports import (
     LeadPage,
     LeadQuery,
     RecordedEvent,
+    StaleTouchError,
 )
 
 T0 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
@@ -134,6 +135,12 @@ class MemoryLeadStore:
             event_key = change.capture.event_key
             if event_key not in self.events:
                 raise LookupError(f"event {event_key} was never recorded")
+            if self.events[event_key][0].received_at != change.touchpoint.at:
+                raise DuplicateTouchError()  # superseded by a newer delivery
+            lead = self.leads.get(change.lead_id)
+            moves = change.capture.creates_lead and change.moves_last_touch
+            if moves and lead and lead.last_touch_at and lead.last_touch_at > change.touchpoint.at:
+                raise StaleTouchError()
             self.leads[change.lead_id] = _upsert(
                 self.leads.get(change.lead_id), change, touch, links
             )
@@ -175,6 +182,7 @@ class MemoryLeadStore:
 
 def _upsert(lead: Lead | None, change: LeadChange, touch: Touchpoint, links: list[str]) -> Lead:
     c, at, attribution = change.capture, touch.at, touch.attribution.for_lead()
+    moves = c.creates_lead and change.moves_last_touch
     if lead is None:
         lead = Lead(
             lead_id=change.lead_id,
@@ -188,7 +196,8 @@ def _upsert(lead: Lead | None, change: LeadChange, touch: Touchpoint, links: lis
         lead,
         updated_at=at,
         # Only the person's own touches move "last touch"; a status callback does not.
-        last_touch=attribution if c.creates_lead else lead.last_touch,
+        last_touch=attribution if moves else lead.last_touch,
+        last_touch_at=at if moves else lead.last_touch_at,
         phone=lead.phone or c.phone or None,
         email=lead.email or c.email or None,
         name=c.name or lead.name or None,

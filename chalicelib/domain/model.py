@@ -114,3 +114,4 @@ class Lead:
     sms_opt_out: bool = False
     touch_count: int = 1
     linked_lead_ids: frozenset[str] = frozenset()
+    last_touch_at: datetime | None = None

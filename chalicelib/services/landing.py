@@ -16,6 +16,7 @@ from chalicelib.ports import (
     InboundEvent,
     LeadChange,
     LeadStore,
+    StaleTouchError,
 )
 
 log = get_logger(__name__)
@@ -92,7 +93,7 @@ def land(event: InboundEvent, *, store: LeadStore) -> Landed:
             is_new=not lead_ids,
         )
         try:
-            store.apply(change)
+            _apply(store, change)
         except IdentityTakenError:
             continue
         except DuplicateTouchError:
@@ -103,6 +104,14 @@ def land(event: InboundEvent, *, store: LeadStore) -> Landed:
         )
         return Landed(status, lead_id)
     raise LandingConflictError(capture.event_key)
+
+
+def _apply(store: LeadStore, change: LeadChange) -> None:
+    try:
+        store.apply(change)
+    except StaleTouchError:
+        # The timeline gets the touch; last touch stays with the newer one already there.
+        store.apply(replace(change, moves_last_touch=False))
 
 
 def replay_pending(

@@ -18,6 +18,7 @@ from chalicelib.ports import (
     InboundEvent,
     LeadQuery,
     LeadStore,
+    StaleTouchError,
 )
 from tests.fakes import T0, FakeClock
 from tests.integration.builders import (
@@ -173,6 +174,30 @@ def test_a_second_event_moves_last_touch_but_never_first_touch(store: LeadStore)
     assert (lead.created_at, lead.updated_at) == (T0, LATER)
 
 
+def test_an_older_touch_landing_late_cannot_move_last_touch_back(store: LeadStore) -> None:
+    late, newer = form("evt-late", utm_source="late"), call("CA1")
+    record(store, late, T0)  # recorded first, landed last (a replay)
+    land(store, newer, "ld_a", LATER)
+    with pytest.raises(StaleTouchError):
+        store.apply(change(late, "ld_a", T0, claims=()))
+    assert [t.event_key for t in store.touchpoints("ld_a")] == [newer.event_key]  # nothing written
+    store.apply(replace(change(late, "ld_a", T0, claims=()), moves_last_touch=False))
+    lead = lead_of(store, "ld_a")
+    assert (lead.last_touch, lead.last_touch_at) == (newer.attribution.for_lead(), LATER)
+    assert [t.event_key for t in store.touchpoints("ld_a")] == [late.event_key, newer.event_key]
+
+
+def test_a_superseded_delivery_closes_nothing_and_its_successor_lands(store: LeadStore) -> None:
+    capture = form("evt-1")
+    record(store, capture, T0)
+    store.record_event(InboundEvent(capture.event_key, LATER, capture), replace_before=LATER)
+    with pytest.raises(DuplicateTouchError):
+        store.apply(change(capture, "ld_a", T0))
+    assert store.get_lead("ld_a") is None
+    store.apply(change(capture, "ld_a", LATER))
+    assert [t.at for t in store.touchpoints("ld_a")] == [LATER]
+
+
 def test_first_contact_details_stay_and_names_take_the_latest(store: LeadStore) -> None:
     land(store, form("evt-1", email="ana@example.com", name="Ana"), "ld_a", T0)
     later = form("evt-2", phone="+14155550135", email="other@example.com", name="Ana Diaz")
@@ -289,7 +314,11 @@ def test_an_unknown_lead_is_none_and_has_no_touchpoints(store: LeadStore) -> Non
 def test_touchpoints_come_back_in_time_order(store: LeadStore) -> None:
     times = {"evt-c": T0 + timedelta(minutes=2), "evt-a": T0, "evt-b": T0 + timedelta(seconds=1)}
     for i, (event_id, at) in enumerate(times.items()):
-        land(store, form(event_id), "ld_a", at, claims=None if i == 0 else ())
+        capture = form(event_id)
+        record(store, capture, at)
+        landing = change(capture, "ld_a", at, claims=None if i == 0 else ())
+        # Arriving out of order, the older touches may not move last touch (see above).
+        store.apply(replace(landing, moves_last_touch=i == 0))
     touches = store.touchpoints("ld_a")
     assert [t.at for t in touches] == sorted(times.values())
     assert [t.event_key for t in touches] == [

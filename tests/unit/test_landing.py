@@ -284,6 +284,26 @@ def test_failure_after_recording_is_accepted_and_the_replayer_lands_it(
     assert store.events["form:website:e1"][1] == "processed"
 
 
+def test_a_replayed_older_touch_joins_the_timeline_without_moving_last_touch_back(
+    store: MemoryLeadStore, clock: FakeClock
+) -> None:
+    store.fail_next_apply = RuntimeError("outage")
+    take(form(phone=PHONE_A, event="old", campaign="old-campaign"), store, clock)
+    clock.advance(seconds=10)
+    newer = take(form(phone=PHONE_A, event="new", campaign="new-campaign"), store, clock)
+    assert newer.status == "created"
+
+    clock.advance(seconds=31)
+    assert replay_pending(store=store, clock=clock) == 1
+
+    lead = store.leads[newer.lead_id or ""]
+    assert lead.last_touch.campaign == "new-campaign"
+    assert [t.event_key for t in store.touchpoints(lead.lead_id)] == [
+        "form:website:old",
+        "form:website:new",
+    ]
+
+
 def test_replayer_skips_events_younger_than_its_threshold(
     store: MemoryLeadStore, clock: FakeClock
 ) -> None:

@@ -57,8 +57,12 @@ class LeadModel(Model):
     created_month = UnicodeAttribute()
     created_key = UnicodeAttribute()
     first_source = UnicodeAttribute()
+    # PynamoDB leaves MapAttribute.__init__ untyped, hence the ignores.
     first_touch = AttributionAttr()  # type: ignore[no-untyped-call]
-    last_touch = AttributionAttr(null=True)  # absent while it equals first_touch  # type: ignore[no-untyped-call]
+    # Absent while it equals first_touch: a new lead stores its attribution once.
+    last_touch = AttributionAttr(null=True)  # type: ignore[no-untyped-call]
+    # When the last touch happened; guards it against a late replay moving it back in time.
+    last_touch_at = UnicodeAttribute(null=True)
     status = UnicodeAttribute(default="new")
     phone = UnicodeAttribute(null=True)
     email = UnicodeAttribute(null=True)

@@ -34,6 +34,7 @@ from chalicelib.ports import (
     LeadPage,
     LeadQuery,
     RecordedEvent,
+    StaleTouchError,
 )
 
 _PENDING = "pending"
@@ -141,7 +142,11 @@ class DynamoLeadStore:
                 for key in claims:
                     claim = IdentityModel(key, lead_id=change.lead_id, created_at=at)
                     tx.save(claim, condition=IdentityModel.key.does_not_exist())
-                tx.update(LeadModel(change.lead_id), actions=_lead_actions(change, links, at))
+                tx.update(
+                    LeadModel(change.lead_id),
+                    actions=_lead_actions(change, links, at),
+                    condition=_lead_condition(change, at),
+                )
                 for other in links:
                     # Without the condition an unknown id would become a lead item with no
                     # contact or attribution, which no reader could map.
@@ -150,7 +155,9 @@ class DynamoLeadStore:
                         actions=[LeadModel.linked_lead_ids.add({change.lead_id})],
                         condition=LeadModel.lead_id.exists(),
                     )
-                # Likewise an event that was never recorded must not appear as a bare stub.
+                # Close this very delivery: an event never recorded must not appear as a bare
+                # stub, and one replaced by a newer delivery (same content after the window) is
+                # that delivery's to close.
                 tx.update(
                     EventModel(capture.event_key),
                     actions=[
@@ -158,7 +165,7 @@ class DynamoLeadStore:
                         EventModel.lead_id.set(change.lead_id),
                         EventModel.pending.remove(),
                     ],
-                    condition=EventModel.event_key.exists(),
+                    condition=EventModel.received_at == at,
                 )
         except TransactWriteError as exc:
             error = _cancellation_error(exc, kinds, change)
@@ -232,13 +239,31 @@ def _cancellation_error(
     if "link" in failed:
         return LookupError(f"a linked lead does not exist: {sorted(change.links)}")
     if "event" in failed:
-        return LookupError(f"event {change.capture.event_key} was never recorded")
+        # Rare: tell a superseded delivery from one never recorded with one read.
+        try:
+            EventModel.get(change.capture.event_key, consistent_read=True)
+        except EventModel.DoesNotExist:
+            return LookupError(f"event {change.capture.event_key} was never recorded")
+        return DuplicateTouchError()
+    if "lead" in failed:
+        return StaleTouchError()
     # Another transaction was writing the same lead or identity at that moment (real DynamoDB
     # cancels rather than waits). Re-resolving and retrying is exactly what a lost identity race
     # needs too, so the caller gets the error it already retries on.
     if any(code == "TransactionConflict" for _, code in codes):
         return IdentityTakenError()
     return None
+
+
+def _moves_last_touch(change: LeadChange) -> bool:
+    # Only the person's own touches move "last touch"; a status callback or voicemail does not.
+    return change.capture.creates_lead and change.moves_last_touch
+
+
+def _lead_condition(change: LeadChange, at: str) -> Any:
+    if not _moves_last_touch(change) or change.is_new:
+        return None
+    return LeadModel.last_touch_at.does_not_exist() | (LeadModel.last_touch_at <= at)
 
 
 def _lead_actions(change: LeadChange, links: list[str], at: str) -> list[Any]:
@@ -253,10 +278,11 @@ def _lead_actions(change: LeadChange, links: list[str], at: str) -> list[Any]:
         LeadModel.updated_at.set(at),
         LeadModel.touch_count.add(1),
     ]
-    # Only the person's own touches move "last touch"; a status callback or voicemail does not.
-    # A new lead's last touch is its first: stored once, it is read back from first_touch.
-    if capture.creates_lead and not change.is_new:
-        actions.append(LeadModel.last_touch.set(touch))
+    if _moves_last_touch(change):
+        actions.append(LeadModel.last_touch_at.set(at))
+        # A new lead's last touch is its first: stored once, it is read back from first_touch.
+        if not change.is_new:
+            actions.append(LeadModel.last_touch.set(touch))
     opt_out = capture.sms_opt_out
     keep = LeadModel.sms_opt_out | False
     actions.append(LeadModel.sms_opt_out.set(keep if opt_out is None else opt_out))
@@ -312,6 +338,7 @@ def _lead(row: LeadModel) -> Lead:
         sms_opt_out=bool(row.sms_opt_out),
         touch_count=int(row.touch_count or 0),
         linked_lead_ids=frozenset(row.linked_lead_ids or ()),
+        last_touch_at=_parse(row.last_touch_at) if row.last_touch_at else None,
     )
 
 
