@@ -54,10 +54,14 @@ def build(settings: Settings) -> Container:
     from chalicelib.adapters.dynamo.team import DynamoTeamStore
     from chalicelib.adapters.secrets import SecretResolver
 
-    bind(table_prefix=settings.table_prefix, region=settings.region, host=settings.endpoint_url)
+    connection = bind(
+        table_prefix=settings.table_prefix, region=settings.region, host=settings.endpoint_url
+    )
     return Container(
         settings=settings,
-        store=DynamoLeadStore(region=settings.region, host=settings.endpoint_url),
+        store=DynamoLeadStore(
+            region=settings.region, host=settings.endpoint_url, connection=connection
+        ),
         team=DynamoTeamStore(),
         secrets=SecretResolver(_lazy_client("ssm", settings)),
         clock=SystemClock(),

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.bench import capture_path, cold_import
+from tests.bench import capture_path, cold_import, latency
 from tests.bench.report import Figure, table, write_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +41,10 @@ leadclock benchmarks: the budgets in design.md ("Budgets to measure"). Figures, 
       adapters the first request needs (`wiring.build`), against a bare `import boto3`, each in
       fresh interpreters, medians. Budget: ratio <= 1.5x, and neither
       twilio.rest nor slack_sdk imported (yaml, jinja2 and boto3 reported for context).
+  capture_cold_first_request_ms, capture_warm_request_ms_median
+      a form capture through chalice.test.Client in a fresh interpreter against the embedded
+      server: the first request (a cold container) and the median of 30 after it. Informative;
+      moto's own time is included.
 """
 
 
@@ -54,6 +58,7 @@ def main() -> int:
     sections: list[tuple[str, Callable[[list[str]], list[Figure]]]] = [
         ("capture path (DynamoDB requests, item sizes)", capture_path.run),
         ("cold import", cold_import.run),
+        ("capture latency", latency.run),
     ]
     for title, bench in sections:
         t = time.perf_counter()

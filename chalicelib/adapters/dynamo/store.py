@@ -54,13 +54,21 @@ class _SystemClock:
 class DynamoLeadStore:
     """Leads, identities, touchpoints and the event inbox in five DynamoDB tables."""
 
-    def __init__(self, *, region: str, host: str | None, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        region: str,
+        host: str | None,
+        clock: Clock | None = None,
+        connection: Connection | None = None,
+    ) -> None:
         self._region = region
         self._host = host
         # Listing starts at the current month's partition: "current" must be the app's clock,
         # so a test (or a replay of old data) that moves time sees the leads it wrote.
         self._clock: Clock = clock or _SystemClock()
-        self._connection: Connection | None = None
+        # The connection `bind` returns, so transactions reuse the models' botocore client.
+        self._connection: Connection | None = connection
         self._connection_lock = threading.Lock()
 
     def record_event(
