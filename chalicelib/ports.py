@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from chalicelib.domain.capture import Capture
 from chalicelib.domain.model import Lead, Touchpoint
+from chalicelib.domain.routing import Assignment
 from chalicelib.domain.team import TeamConfig
 
 
@@ -52,6 +53,24 @@ class TwilioVerifier(Protocol):
         self, auth_token: str, url: str, params: Mapping[str, str], signature: str | None
     ) -> None:
         """Raise ForbiddenError unless Twilio signed the request."""
+        ...
+
+
+class RoutingStore(Protocol):
+    """Atomic counters for fair assignment: a rotation position per queue, a load per rep."""
+
+    def next_position(self, queue: str) -> int:
+        """The queue's next rotation position (0, 1, 2, …); distinct for concurrent callers."""
+        ...
+
+    def take_load(
+        self, rep: str, day: date, *, max_open: int | None, max_per_day: int | None
+    ) -> bool:
+        """Count one more open lead, and one more on `day`, for `rep`; False at a cap."""
+        ...
+
+    def release_load(self, rep: str) -> None:
+        """One open lead fewer for `rep` (contacted, or moved to someone else)."""
         ...
 
 
@@ -99,6 +118,10 @@ class LeadChange:
     links: tuple[str, ...] = ()  # other leads that proved to be the same person
     is_new: bool = False  # the lead id is fresh: this change creates the lead
     moves_last_touch: bool = True  # False once a newer touch is known to have landed first
+    # A new owner for the lead, and the owner it must still have for that to apply (None: the
+    # lead must have no owner), so two deliveries can never both assign.
+    assignment: Assignment | None = None
+    expected_owner: str | None = None
 
 
 class IdentityTakenError(Exception):
@@ -108,6 +131,10 @@ class IdentityTakenError(Exception):
 class DuplicateTouchError(Exception):
     """The touchpoint is already on the lead, or its event was superseded by a newer delivery
     (a form re-submitted after the de-duplication window): either way, nothing to land."""
+
+
+class OwnerChangedError(Exception):
+    """The lead's owner is no longer the one the assignment was decided against."""
 
 
 class StaleTouchError(Exception):
@@ -158,7 +185,7 @@ class LeadStore(Protocol):
 
     def apply(self, change: LeadChange) -> None:
         """Land the change atomically and close its event; raises IdentityTakenError,
-        DuplicateTouchError or StaleTouchError, and then nothing is written."""
+        DuplicateTouchError, StaleTouchError or OwnerChangedError, and then nothing is written."""
         ...
 
     def get_lead(self, lead_id: str) -> Lead | None:

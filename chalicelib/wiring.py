@@ -8,7 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.ports import Clock, FormVerifier, LeadStore, Secrets, TeamStore, TwilioVerifier
+from chalicelib.ports import (
+    Clock,
+    FormVerifier,
+    LeadStore,
+    RoutingStore,
+    Secrets,
+    TeamStore,
+    TwilioVerifier,
+)
 from chalicelib.settings import Settings, load_settings
 
 
@@ -18,6 +26,7 @@ class Container:
 
     settings: Settings
     store: LeadStore
+    routing: RoutingStore
     team: TeamStore
     secrets: Secrets
     clock: Clock
@@ -50,6 +59,7 @@ def build(settings: Settings) -> Container:
     from chalicelib.adapters import signatures
     from chalicelib.adapters.clock import SystemClock
     from chalicelib.adapters.dynamo.models import bind
+    from chalicelib.adapters.dynamo.routing import DynamoRoutingStore
     from chalicelib.adapters.dynamo.store import DynamoLeadStore
     from chalicelib.adapters.dynamo.team import DynamoTeamStore
     from chalicelib.adapters.secrets import SecretResolver
@@ -62,6 +72,7 @@ def build(settings: Settings) -> Container:
         store=DynamoLeadStore(
             region=settings.region, host=settings.endpoint_url, connection=connection
         ),
+        routing=DynamoRoutingStore(),
         team=DynamoTeamStore(),
         secrets=SecretResolver(_lazy_client("ssm", settings)),
         clock=SystemClock(),

@@ -41,6 +41,7 @@ def _capture(source: str, token: str | None) -> Response:
         secrets=c.secrets,
         verify=c.verify_form,
         store=c.store,
+        routing=c.routing,
         clock=c.clock,
     )
     body = {"lead_id": landed.lead_id, "status": landed.status}

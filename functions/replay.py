@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chalice.app import Blueprint, CloudWatchEvent
 
+from chalicelib.services.assignment import Assigner
 from chalicelib.services.landing import replay_pending
 from chalicelib.wiring import container
 
@@ -14,4 +15,5 @@ bp = Blueprint(__name__)
 def replay(event: CloudWatchEvent) -> None:
     """Once a minute, land pending events older than 30 seconds from a sparse index."""
     c = container()
-    replay_pending(store=c.store, clock=c.clock)
+    assigner = Assigner(team=c.team, routing=c.routing, clock=c.clock)
+    replay_pending(store=c.store, clock=c.clock, assigner=assigner)

@@ -48,7 +48,7 @@ def voice() -> Response:
 def dial_done() -> Response:
     """The forwarded call ended: voicemail when it was not answered, else hang up."""
     c, args = _signed(DIAL_DONE)
-    to_voicemail = capture_dial_result(*args, **_ports(c))
+    to_voicemail = capture_dial_result(*args, **_ports(c, routing=False))
     return _xml(twiml.voicemail(_url(c, VOICEMAIL)) if to_voicemail else twiml.hangup())
 
 
@@ -90,14 +90,16 @@ def _signed(route: str) -> tuple[Container, tuple[Any, ...]]:
     return c, (url, body, params, signature)
 
 
-def _ports(c: Container) -> dict[str, Any]:
-    return {
+def _ports(c: Container, *, routing: bool = True) -> dict[str, Any]:
+    ports = {
         "team": c.team,
         "secrets": c.secrets,
         "verify": c.verify_twilio,
         "store": c.store,
         "clock": c.clock,
     }
+    # Only events that can create a lead can need an owner.
+    return {**ports, "routing": c.routing} if routing else ports
 
 
 def _url(c: Container, route: str) -> str:

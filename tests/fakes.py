@@ -7,7 +7,7 @@ import binascii
 import json
 import threading
 from dataclasses import asdict, fields, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.capture import Capture
@@ -21,6 +21,7 @@ from chalicelib.ports import (
     LeadChange,
     LeadPage,
     LeadQuery,
+    OwnerChangedError,
     RecordedEvent,
     StaleTouchError,
 )
@@ -62,6 +63,38 @@ class StaticTeamStore:
 
     def save(self, team: TeamConfig) -> None:
         self.team = team
+
+
+class MemoryRoutingStore:
+    """RoutingStore in dicts, under one lock: the same atomicity as DynamoDB's updates."""
+
+    def __init__(self) -> None:
+        self.positions: dict[str, int] = {}
+        self.open: dict[str, int] = {}
+        self.daily: dict[tuple[str, date], int] = {}
+        self._lock = threading.Lock()
+
+    def next_position(self, queue: str) -> int:
+        with self._lock:
+            position = self.positions.get(queue, 0)
+            self.positions[queue] = position + 1
+            return position
+
+    def take_load(
+        self, rep: str, day: date, *, max_open: int | None, max_per_day: int | None
+    ) -> bool:
+        with self._lock:
+            open_now, today = self.open.get(rep, 0), self.daily.get((rep, day), 0)
+            if max_open is not None and open_now >= max_open:
+                return False
+            if max_per_day is not None and today >= max_per_day:
+                return False
+            self.open[rep], self.daily[(rep, day)] = open_now + 1, today + 1
+            return True
+
+    def release_load(self, rep: str) -> None:
+        with self._lock:
+            self.open[rep] = max(0, self.open.get(rep, 0) - 1)
 
 
 class MemoryLeadStore:
@@ -138,6 +171,10 @@ class MemoryLeadStore:
             if self.events[event_key][0].received_at != change.touchpoint.at:
                 raise DuplicateTouchError()  # superseded by a newer delivery
             lead = self.leads.get(change.lead_id)
+            if change.assignment is not None and (lead.owner if lead else None) != (
+                change.expected_owner
+            ):
+                raise OwnerChangedError()
             moves = change.capture.creates_lead and change.moves_last_touch
             if moves and lead and lead.last_touch_at and lead.last_touch_at > change.touchpoint.at:
                 raise StaleTouchError()
@@ -192,7 +229,7 @@ def _upsert(lead: Lead | None, change: LeadChange, touch: Touchpoint, links: lis
             last_touch=attribution,
             touch_count=0,
         )
-    return replace(
+    updated = replace(
         lead,
         updated_at=at,
         # Only the person's own touches move "last touch"; a status callback does not.
@@ -205,6 +242,16 @@ def _upsert(lead: Lead | None, change: LeadChange, touch: Touchpoint, links: lis
         sms_opt_out=lead.sms_opt_out if c.sms_opt_out is None else c.sms_opt_out,
         touch_count=lead.touch_count + 1,
         linked_lead_ids=lead.linked_lead_ids | set(links),
+    )
+    assignment = change.assignment
+    if assignment is None:
+        return updated
+    return replace(
+        updated,
+        owner=assignment.owner,
+        queue=assignment.queue,
+        owner_assigned_at=at,
+        assignment=assignment.to_dict(),
     )
 
 

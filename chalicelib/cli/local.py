@@ -105,12 +105,14 @@ def _demo_secrets(team: TeamConfig) -> dict[str, str]:
 
 
 def _replay_loop(container: object, stop: threading.Event) -> None:
+    from chalicelib.services.assignment import Assigner
     from chalicelib.services.landing import replay_pending
     from chalicelib.wiring import Container
 
     assert isinstance(container, Container)
+    assigner = Assigner(team=container.team, routing=container.routing, clock=container.clock)
     while not stop.wait(REPLAY_EVERY_S):
-        replay_pending(store=container.store, clock=container.clock)
+        replay_pending(store=container.store, clock=container.clock, assigner=assigner)
 
 
 def _banner(

@@ -115,3 +115,8 @@ class Lead:
     touch_count: int = 1
     linked_lead_ids: frozenset[str] = frozenset()
     last_touch_at: datetime | None = None
+    owner: str | None = None  # a rep id; None while unassigned
+    queue: str | None = None
+    owner_assigned_at: datetime | None = None
+    # Why the owner is who it is: queue, rule, eligible, skipped with reasons, weights, position.
+    assignment: Mapping[str, Any] | None = None

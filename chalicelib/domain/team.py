@@ -1,8 +1,10 @@
-"""The team configuration: lead sources, tracking numbers and queues, as plain records."""
+"""The team configuration: sources, tracking numbers, reps, queues and rules, as plain records."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 
 # How a form source proves a request is its own.
 AUTH_SCHEMES = ("standard_webhooks", "typeform", "webflow", "token")
@@ -28,14 +30,63 @@ class TrackingNumber:
     queue: str | None = None
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
+REP_STATUSES = ("active", "paused", "out_of_office")
+
+# Minutes since local midnight, [start, end): (540, 1020) is 09:00-17:00; end may be 1440.
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class RepConfig:
+    """A person who works leads."""
+
+    id: str  # slug, used in queues and on leads
+    name: str
+    phone: str | None = None  # E.164
+    email: str | None = None
+    slack_user_id: str | None = None
+    timezone: str = "UTC"  # IANA; working hours are read in it
+    # Weekday ("mon".."sun") -> spans in the rep's local time. None: no hours set, always on.
+    hours: Mapping[str, tuple[Span, ...]] | None = None
+    status: str = "active"  # one of REP_STATUSES
+    out_of_office_until: datetime | None = None  # aware; with status out_of_office
+    max_open: int | None = None  # open, not yet contacted leads
+    max_per_day: int | None = None  # new leads per day, the day in the rep's time zone
+
+
+@dataclass(frozen=True)
+class Member:
+    """A rep in a queue, with a weight (2 gets twice the leads of 1)."""
+
+    rep: str
+    weight: int = 1
+
+
 @dataclass(frozen=True)
 class QueueConfig:
-    """A routing pool. Members, weights and SLA policies arrive with the routing issue."""
+    """A routing pool: members with weights, a fallback owner, stickiness, call forwarding."""
 
     name: str
-    fallback_number: str | None = None  # E.164; calls forward here until owners exist
+    members: tuple[Member, ...] = ()
+    fallback_owner: str | None = None  # a rep id; used when no member is eligible
+    fallback_number: str | None = None  # E.164; calls ring here when nobody can take them
     ring_timeout_s: int = 20
     voicemail: bool = True
+    sticky: bool = True  # a returning person keeps an eligible owner
+    sticky_days: int = 30  # ...if they were assigned within this many days
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """Sends matching leads to a queue; every condition given must hold. First match wins."""
+
+    name: str
+    queue: str
+    source: str | None = None
+    campaign: str | None = None  # compared normalised, like UTM campaigns
+    tracking_number: str | None = None  # E.164
+    fields: Mapping[str, str] = field(default_factory=dict)  # form field -> value, any case
 
 
 @dataclass(frozen=True)
@@ -50,6 +101,8 @@ class TeamConfig:
     tracking_numbers: tuple[TrackingNumber, ...] = ()
     queues: tuple[QueueConfig, ...] = ()
     default_queue: str | None = None
+    reps: tuple[RepConfig, ...] = ()
+    rules: tuple[RuleConfig, ...] = ()
 
     def source(self, name: str) -> SourceConfig | None:
         """The source called `name`, if configured."""
@@ -58,6 +111,10 @@ class TeamConfig:
     def tracking_number(self, number: str) -> TrackingNumber | None:
         """The tracking number `number` (E.164), if configured."""
         return next((n for n in self.tracking_numbers if n.number == number), None)
+
+    def rep(self, rep_id: str) -> RepConfig | None:
+        """The rep with id `rep_id`, if configured."""
+        return next((r for r in self.reps if r.id == rep_id), None)
 
     def queue(self, name: str | None) -> QueueConfig | None:
         """The queue called `name`, falling back to the default queue."""

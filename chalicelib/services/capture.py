@@ -12,7 +12,16 @@ from chalicelib.domain.capture import Capture
 from chalicelib.domain.errors import ForbiddenError, PayloadTooLargeError, UnauthorizedError
 from chalicelib.domain.forms import parse_form
 from chalicelib.domain.team import QueueConfig, TeamConfig
-from chalicelib.ports import Clock, FormVerifier, LeadStore, Secrets, TeamStore, TwilioVerifier
+from chalicelib.ports import (
+    Clock,
+    FormVerifier,
+    LeadStore,
+    RoutingStore,
+    Secrets,
+    TeamStore,
+    TwilioVerifier,
+)
+from chalicelib.services.assignment import Assigner
 from chalicelib.services.landing import Landed, accept
 
 MAX_BODY_BYTES = 64 * 1024
@@ -46,6 +55,7 @@ def capture_form(
     secrets: Secrets,
     verify: FormVerifier,
     store: LeadStore,
+    routing: RoutingStore,
     clock: Clock,
 ) -> Landed:
     """Authenticate a form post by its source's scheme, read it and land it."""
@@ -73,6 +83,7 @@ def capture_form(
         raw_body=body.decode(),
         content_type=content_type or "",
         dedup_window=FORM_DEDUP_WINDOW if windowed else None,
+        assigner=Assigner(team=team, routing=routing, clock=clock),
     )
 
 
@@ -86,18 +97,21 @@ def capture_call(
     secrets: Secrets,
     verify: TwilioVerifier,
     store: LeadStore,
+    routing: RoutingStore,
     clock: Clock,
 ) -> CallPlan:
-    """Record an incoming call and decide where it rings."""
+    """Record an incoming call, give the caller an owner, and ring the owner (else the queue's
+    fallback number)."""
     config = _verified(url, body, params, signature, team=team, secrets=secrets, verify=verify)
     to = params.get("To", "")
     number = config.tracking_number(to)
     capture = inbound.call_capture(params, number, default_region=config.default_phone_region)
-    landed = _accept(capture, body, store=store, clock=clock)
+    assigner = Assigner(team=team, routing=routing, clock=clock)
+    landed = _accept(capture, body, store=store, clock=clock, assigner=assigner)
     queue = config.queue(number.queue if number else None) or QueueConfig(name="none")
     return CallPlan(
         landed=landed,
-        forward_to=queue.fallback_number,
+        forward_to=_owner_phone(config, landed, store) or queue.fallback_number,
         caller_id=to if _E164.fullmatch(to) else None,
         ring_timeout_s=queue.ring_timeout_s,
         voicemail=queue.voicemail,
@@ -136,6 +150,7 @@ def capture_twilio_event(
     secrets: Secrets,
     verify: TwilioVerifier,
     store: LeadStore,
+    routing: RoutingStore,
     clock: Clock,
 ) -> Landed:
     """Record an SMS, a status callback or a voicemail (kind: sms | status | voicemail)."""
@@ -148,7 +163,8 @@ def capture_twilio_event(
         "status": lambda: inbound.status_capture(params, default_region=region),
         "voicemail": lambda: inbound.voicemail_capture(params),
     }
-    return _accept(builders[kind](), body, store=store, clock=clock)
+    assigner = Assigner(team=team, routing=routing, clock=clock)
+    return _accept(builders[kind](), body, store=store, clock=clock, assigner=assigner)
 
 
 def _verified(
@@ -169,14 +185,32 @@ def _verified(
     return config
 
 
-def _accept(capture: Capture, body: bytes, *, store: LeadStore, clock: Clock) -> Landed:
+def _accept(
+    capture: Capture,
+    body: bytes,
+    *,
+    store: LeadStore,
+    clock: Clock,
+    assigner: Assigner | None = None,
+) -> Landed:
     return accept(
         capture,
         store=store,
         clock=clock,
         raw_body=body.decode(),
         content_type="application/x-www-form-urlencoded",
+        assigner=assigner,
     )
+
+
+def _owner_phone(config: TeamConfig, landed: Landed, store: LeadStore) -> str | None:
+    owner = landed.owner
+    if owner is None and landed.lead_id and landed.status == "duplicate":
+        # A repeated delivery (Twilio's fallback URL) must ring the same owner.
+        lead = store.get_lead(landed.lead_id)
+        owner = lead.owner if lead else None
+    rep = config.rep(owner) if owner else None
+    return rep.phone if rep else None
 
 
 def check_size(body: bytes) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.domain.capture import Capture
 from chalicelib.domain.model import Touchpoint
+from chalicelib.domain.routing import Assignment
 from chalicelib.logs import get_logger
 from chalicelib.ports import (
     Clock,
@@ -16,8 +17,10 @@ from chalicelib.ports import (
     InboundEvent,
     LeadChange,
     LeadStore,
+    OwnerChangedError,
     StaleTouchError,
 )
+from chalicelib.services.assignment import Assigner
 
 log = get_logger(__name__)
 
@@ -32,6 +35,7 @@ class Landed:
 
     status: str
     lead_id: str | None = None
+    owner: str | None = None  # the lead's owner after landing, when this landing knows it
 
 
 class LandingConflictError(Exception):
@@ -51,6 +55,7 @@ def accept(
     raw_body: str = "",
     content_type: str = "",
     dedup_window: timedelta | None = None,
+    assigner: Assigner | None = None,
 ) -> Landed:
     """Record the event, then land it. A failure after recording is left to the replayer, so an
     authenticated request is never lost; a failure to record propagates (the provider retries)."""
@@ -65,7 +70,7 @@ def accept(
         # touchpoint key is the same whichever delivery gets there first.
         event = replace(event, received_at=recorded.received_at)
     try:
-        return land(event, store=store)
+        return land(event, store=store, assigner=assigner)
     except Exception:
         log.exception(
             "landing deferred to the replayer", extra={"fields": {"event": capture.event_key}}
@@ -73,8 +78,9 @@ def accept(
         return Landed("accepted")
 
 
-def land(event: InboundEvent, *, store: LeadStore) -> Landed:
-    """Resolve the event's lead by identity and apply the touchpoint in one atomic write."""
+def land(event: InboundEvent, *, store: LeadStore, assigner: Assigner | None = None) -> Landed:
+    """Resolve the event's lead by identity, give it an owner if it needs one (when an assigner
+    is given), and apply the touchpoint in one atomic write."""
     capture = event.capture
     for _ in range(_RESOLVE_ROUNDS):
         known = store.find_leads(capture.identities)
@@ -84,6 +90,11 @@ def land(event: InboundEvent, *, store: LeadStore) -> Landed:
             store.mark_event(capture.event_key, "unmatched")
             return Landed("unmatched")
         lead_id = lead_ids[0] if lead_ids else new_lead_id()
+        previous, assignment = None, None
+        if assigner is not None and capture.creates_lead:
+            # One read, for a returning person only: who owns them now (stickiness).
+            previous = store.get_lead(lead_id) if lead_ids else None
+            assignment = assigner.assign(capture, previous)
         change = LeadChange(
             lead_id=lead_id,
             touchpoint=_touchpoint(event, lead_id),
@@ -91,19 +102,35 @@ def land(event: InboundEvent, *, store: LeadStore) -> Landed:
             claims=tuple(k for k in capture.claims if k not in known),
             links=tuple(lead_ids[1:]),
             is_new=not lead_ids,
+            assignment=assignment,
+            expected_owner=previous.owner if previous else None,
         )
         try:
             _apply(store, change)
-        except IdentityTakenError:
+        except (IdentityTakenError, OwnerChangedError):
+            # A concurrent delivery got there first: give back what this one took, look again.
+            _undo(assigner, assignment)
             continue
         except DuplicateTouchError:
+            _undo(assigner, assignment)
             return Landed("duplicate", lead_id)
+        except BaseException:
+            _undo(assigner, assignment)
+            raise
         status = "updated" if lead_ids else "created"
+        owner = assignment.owner if assignment else (previous.owner if previous else None)
         log.info(
-            "lead %s", status, extra={"fields": {"lead_id": lead_id, "event": capture.event_key}}
+            "lead %s",
+            status,
+            extra={"fields": {"lead_id": lead_id, "event": capture.event_key, "owner": owner}},
         )
-        return Landed(status, lead_id)
+        return Landed(status, lead_id, owner)
     raise LandingConflictError(capture.event_key)
+
+
+def _undo(assigner: Assigner | None, assignment: Assignment | None) -> None:
+    if assigner is not None:
+        assigner.undo(assignment)
 
 
 def _apply(store: LeadStore, change: LeadChange) -> None:
@@ -120,13 +147,14 @@ def replay_pending(
     clock: Clock,
     older_than: timedelta = timedelta(seconds=30),
     limit: int = 100,
+    assigner: Assigner | None = None,
 ) -> int:
     """Land events that were recorded but not landed (a crash or an outage mid-request)."""
     before: datetime = clock.now() - older_than
     landed = 0
     for event in store.pending_events(received_before=before, limit=limit):
         try:
-            land(event, store=store)
+            land(event, store=store, assigner=assigner)
             landed += 1
         except Exception:
             log.exception("replay failed", extra={"fields": {"event": event.event_key}})

@@ -22,7 +22,13 @@ from chalicelib.domain.model import Lead, Touchpoint
 from chalicelib.domain.team import TeamConfig
 from chalicelib.settings import load_settings
 from chalicelib.team_file import load_team_file
-from tests.fakes import DictSecrets, FakeClock, MemoryLeadStore, StaticTeamStore
+from tests.fakes import (
+    DictSecrets,
+    FakeClock,
+    MemoryLeadStore,
+    MemoryRoutingStore,
+    StaticTeamStore,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "events"
@@ -82,11 +88,13 @@ class Stack:
     def reset(self) -> None:
         """Start again with an empty store and the clock at T0 (one per hypothesis example)."""
         self.store = MemoryLeadStore()
+        self.routing = MemoryRoutingStore()
         self.clock = FakeClock()
         wiring.use(
             wiring.Container(
                 settings=load_settings(self.env),
                 store=self.store,
+                routing=self.routing,
                 team=StaticTeamStore(self.team),
                 secrets=DictSecrets(dict(SECRETS)),
                 clock=self.clock,

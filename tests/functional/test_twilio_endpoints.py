@@ -88,7 +88,7 @@ def only_lead(stack: Stack) -> Any:
 # --- voice -------------------------------------------------------------------------------
 
 
-def test_incoming_call_dials_the_queues_fallback_number_from_the_tracking_number(
+def test_incoming_call_dials_the_owner_it_assigns_from_the_tracking_number(
     stack: Stack,
 ) -> None:
     root = twiml(stack.twilio(VOICE, call(CALL_SID)))
@@ -101,8 +101,27 @@ def test_incoming_call_dials_the_queues_fallback_number_from_the_tracking_number
         "answerOnBridge": "true",
         "timeout": "20",
     }
+    owner = stack.team.rep(only_lead(stack).owner or "")
+    assert owner is not None and owner.phone
+    [number] = list(dial)
+    assert (number.tag, number.text) == ("Number", owner.phone)
+
+
+def test_with_no_rep_to_take_it_a_call_dials_the_queues_fallback_number(
+    make_stack: Callable[..., Stack],
+) -> None:
+    nobody = dataclasses.replace(
+        TEAM,
+        queues=tuple(dataclasses.replace(q, members=(), fallback_owner=None) for q in TEAM.queues),
+    )
+    stack = make_stack(nobody)
+    root = twiml(stack.twilio(VOICE, call(CALL_SID)))
+
+    dial = root.find("Dial")
+    assert dial is not None
     [number] = list(dial)
     assert (number.tag, number.text) == ("Number", FALLBACK_NUMBER)
+    assert only_lead(stack).owner is None
 
 
 def test_incoming_call_records_a_call_touchpoint_with_the_numbers_source_and_campaign(
@@ -130,9 +149,13 @@ def test_call_to_an_unconfigured_number_is_a_phone_lead_routed_to_the_default_qu
 ) -> None:
     root = twiml(stack.twilio(VOICE, call(CALL_SID, To="+14155550999", Called="+14155550999")))
 
-    assert root.find("Dial/Number").text == FALLBACK_NUMBER  # type: ignore[union-attr]
+    lead = only_lead(stack)
+    assert lead.queue == TEAM.default_queue
+    owner = stack.team.rep(lead.owner or "")
+    assert owner is not None
+    assert root.find("Dial/Number").text == owner.phone  # type: ignore[union-attr]
     assert root.find("Dial").attrib["callerId"] == "+14155550999"  # type: ignore[union-attr]
-    touch = only_lead(stack).first_touch
+    touch = lead.first_touch
     assert (touch.source, touch.tracking_number) == ("phone", "+14155550999")
 
 

@@ -67,6 +67,8 @@ def bound_tables() -> Iterator[None]:
     yield
     for name, model in MODELS.items():
         model.Meta.table_name, model.Meta.region, model.Meta.host = saved[name]
+        # The cached connection may point at an endpoint that has gone away.
+        model._connection = None
         model._connection = None
 
 

@@ -64,6 +64,10 @@ class LeadModel(Model):
     last_touch = AttributionAttr(null=True)  # type: ignore[no-untyped-call]
     # When the last touch happened; guards it against a late replay moving it back in time.
     last_touch_at = UnicodeAttribute(null=True)
+    owner = UnicodeAttribute(null=True)  # a rep id
+    queue = UnicodeAttribute(null=True)
+    owner_assigned_at = UnicodeAttribute(null=True)
+    assignment = JSONAttribute(null=True)  # the explanation: queue, rule, eligible, skipped, …
     status = UnicodeAttribute(default="new")
     phone = UnicodeAttribute(null=True)
     email = UnicodeAttribute(null=True)
@@ -149,12 +153,27 @@ class TeamModel(Model):
     updated_at = UnicodeAttribute()
 
 
+class RoutingModel(Model):
+    """Rotation counters (`queue#<name>`) and rep load (`load#<rep>`): small, hot, atomic."""
+
+    class Meta:
+        table_name = "routing"
+        region = "us-east-1"
+        host: str | None = None
+
+    key = UnicodeAttribute(hash_key=True)
+    position = NumberAttribute(null=True)  # queue#: assignments taken so far
+    open = NumberAttribute(null=True)  # load#: open, not yet contacted leads
+    # load#: also one number per day, named "d2026-11-22" (the rep's local date): leads that day.
+
+
 MODELS: dict[str, type[Model]] = {
     "leads": LeadModel,
     "identities": IdentityModel,
     "touchpoints": TouchpointModel,
     "events": EventModel,
     "team": TeamModel,
+    "routing": RoutingModel,
 }
 
 

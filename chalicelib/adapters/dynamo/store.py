@@ -33,6 +33,7 @@ from chalicelib.ports import (
     LeadChange,
     LeadPage,
     LeadQuery,
+    OwnerChangedError,
     RecordedEvent,
     StaleTouchError,
 )
@@ -254,6 +255,14 @@ def _cancellation_error(
             return LookupError(f"event {change.capture.event_key} was never recorded")
         return DuplicateTouchError()
     if "lead" in failed:
+        # Two conditions may guard the lead; one read (rare) tells which failed.
+        if change.assignment is not None:
+            try:
+                row = LeadModel.get(change.lead_id, consistent_read=True)
+            except LeadModel.DoesNotExist:
+                row = None
+            if row is not None and row.owner != change.expected_owner:
+                return OwnerChangedError()
         return StaleTouchError()
     # Another transaction was writing the same lead or identity at that moment (real DynamoDB
     # cancels rather than waits). Re-resolving and retrying is exactly what a lost identity race
@@ -269,9 +278,20 @@ def _moves_last_touch(change: LeadChange) -> bool:
 
 
 def _lead_condition(change: LeadChange, at: str) -> Any:
-    if not _moves_last_touch(change) or change.is_new:
+    conditions = []
+    if _moves_last_touch(change) and not change.is_new:
+        conditions.append(
+            LeadModel.last_touch_at.does_not_exist() | (LeadModel.last_touch_at <= at)
+        )
+    if change.assignment is not None:
+        # The owner this assignment was decided against must still be the owner: two deliveries
+        # can never both assign, and a retry never assigns twice.
+        expected = change.expected_owner
+        owner = LeadModel.owner
+        conditions.append(owner.does_not_exist() if expected is None else owner == expected)
+    if not conditions:
         return None
-    return LeadModel.last_touch_at.does_not_exist() | (LeadModel.last_touch_at <= at)
+    return conditions[0] if len(conditions) == 1 else conditions[0] & conditions[1]
 
 
 def _lead_actions(change: LeadChange, links: list[str], at: str) -> list[Any]:
@@ -302,6 +322,14 @@ def _lead_actions(change: LeadChange, links: list[str], at: str) -> list[Any]:
             actions.append(attr.set(value))
     if links:
         actions.append(LeadModel.linked_lead_ids.add(set(links)))
+    assignment = change.assignment
+    if assignment is not None:
+        actions += [
+            LeadModel.queue.set(assignment.queue) if assignment.queue else LeadModel.queue.remove(),
+            LeadModel.owner.set(assignment.owner) if assignment.owner else LeadModel.owner.remove(),
+            LeadModel.owner_assigned_at.set(at),
+            LeadModel.assignment.set(assignment.to_dict()),
+        ]
     return actions
 
 
@@ -347,6 +375,10 @@ def _lead(row: LeadModel) -> Lead:
         touch_count=int(row.touch_count or 0),
         linked_lead_ids=frozenset(row.linked_lead_ids or ()),
         last_touch_at=_parse(row.last_touch_at) if row.last_touch_at else None,
+        owner=row.owner,
+        queue=row.queue,
+        owner_assigned_at=_parse(row.owner_assigned_at) if row.owner_assigned_at else None,
+        assignment=row.assignment,
     )
 
 

@@ -1,0 +1,63 @@
+"""Rotation counters and rep load on DynamoDB: atomic conditional updates, no read-then-write."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.operand import Path
+
+from chalicelib.adapters.dynamo.models import RoutingModel
+
+# Daily counts live in one attribute per day on the rep's load item ("d2026-11-22"); the days
+# before are removed as the rep takes leads, so an item holds at most a week of them.
+_KEEP_DAYS = 7
+
+
+class DynamoRoutingStore:
+    """One item per queue (`queue#name`: the rotation counter) and per rep (`load#id`)."""
+
+    def next_position(self, queue: str) -> int:
+        """Atomically take the queue's next rotation position: 0, 1, 2, … One UpdateItem;
+        concurrent callers always get distinct positions."""
+        item = RoutingModel(f"queue#{queue}")
+        reply = item.update(actions=[RoutingModel.position.add(1)])
+        return int(reply["Attributes"]["position"]["N"]) - 1
+
+    def take_load(
+        self, rep: str, day: date, *, max_open: int | None, max_per_day: int | None
+    ) -> bool:
+        """Count one more open lead and one more lead on `day` for `rep`, unless that would pass
+        a cap; False (and nothing written) at a cap. One conditional UpdateItem."""
+        today = _day(day)
+        stale = [_day(day - timedelta(days=n)) for n in range(1, _KEEP_DAYS + 1)]
+        actions: list[Any] = [RoutingModel.open.add(1), today.add(1)]
+        actions += [d.remove() for d in stale]
+        condition = None
+        if max_open is not None:
+            condition = RoutingModel.open.does_not_exist() | (RoutingModel.open < max_open)
+        if max_per_day is not None:
+            daily = today.does_not_exist() | (today < max_per_day)
+            condition = daily if condition is None else condition & daily
+        try:
+            RoutingModel(f"load#{rep}").update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release_load(self, rep: str) -> None:
+        """One open lead fewer for `rep` (contacted, or moved to someone else); never below 0."""
+        try:
+            RoutingModel(f"load#{rep}").update(
+                actions=[RoutingModel.open.add(-1)], condition=RoutingModel.open > 0
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+
+
+def _day(day: date) -> Path:
+    return Path(f"d{day.isoformat()}")
