@@ -124,6 +124,16 @@ class LeadChange:
     expected_owner: str | None = None
 
 
+@dataclass(frozen=True)
+class OwnerChange:
+    """A lead moved to another owner (or to nobody), with its timeline entry."""
+
+    lead_id: str
+    assignment: Assignment
+    expected_owner: str | None  # the owner the move was decided against
+    touchpoint: Touchpoint  # kind "reassigned"; its key makes a repeated request land once
+
+
 class IdentityTakenError(Exception):
     """Another lead claimed an identity key first (a concurrent delivery won the race)."""
 
@@ -186,6 +196,11 @@ class LeadStore(Protocol):
     def apply(self, change: LeadChange) -> None:
         """Land the change atomically and close its event; raises IdentityTakenError,
         DuplicateTouchError, StaleTouchError or OwnerChangedError, and then nothing is written."""
+        ...
+
+    def reassign(self, change: OwnerChange) -> None:
+        """Move the lead to the new owner and add the timeline entry, atomically; raises
+        OwnerChangedError (someone else moved it first) or DuplicateTouchError."""
         ...
 
     def get_lead(self, lead_id: str) -> Lead | None:

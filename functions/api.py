@@ -1,4 +1,5 @@
-"""The read API, behind the admin key: GET /leads and GET /leads/{lead_id}."""
+"""The leads API, behind the admin key: GET /leads, GET /leads/{lead_id} and
+POST /leads/{lead_id}/reassign."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import Any
 
 from chalice.app import Blueprint, MultiDict, Response
 
+from chalicelib.domain.errors import InvalidPayloadError
 from chalicelib.domain.model import Lead, Touchpoint
+from chalicelib.services.assignment import reassign
 from chalicelib.services.leads import get_lead, list_leads
 from chalicelib.wiring import container
-from functions.http import json_errors, json_response, require_admin
+from functions.http import json_errors, json_object, json_response, raw_body, require_admin
 
 bp = Blueprint(__name__)
 
@@ -45,6 +48,33 @@ def leads() -> Response:
         store=c.store,
     )
     return json_response({"leads": [lead_json(x) for x in page.leads], "cursor": page.cursor})
+
+
+@bp.route("/leads/{lead_id}/reassign", methods=["POST"], api_key_required=True)
+@json_errors
+def reassign_lead(lead_id: str) -> Response:
+    """Move the lead to the next eligible rep; body {"reason": "...", "by": "..."} (optional)."""
+    c = container()
+    request = bp.current_request
+    require_admin(request, c)
+    body = json_object(raw_body(request))
+    moved = reassign(
+        lead_id,
+        reason=_text(body, "reason", "manager request", 200),
+        by=_text(body, "by", "api", 100),
+        team=c.team,
+        routing=c.routing,
+        store=c.store,
+        clock=c.clock,
+    )
+    return json_response(lead_json(moved))
+
+
+def _text(body: dict[str, Any], name: str, default: str, limit: int) -> str:
+    value = body.get(name, default)
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise InvalidPayloadError(f"must be text of 1 to {limit} characters", field=name)
+    return value.strip()
 
 
 def lead_json(lead: Lead) -> dict[str, Any]:

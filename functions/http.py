@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import hmac
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from chalice.app import Request, Response
 
 from chalicelib.domain.errors import (
+    ConflictError,
     ForbiddenError,
     InvalidPayloadError,
     LeadclockError,
@@ -30,6 +32,7 @@ _STATUS: dict[type[LeadclockError], int] = {
     UnauthorizedError: 401,
     ForbiddenError: 403,
     NotFoundError: 404,
+    ConflictError: 409,
     PayloadTooLargeError: 413,
     UnsupportedContentTypeError: 415,
 }
@@ -70,6 +73,19 @@ def error_response(exc: LeadclockError) -> Response:
     if exc.field:
         body["Field"] = exc.field
     return json_response(body, status)
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A JSON object body ({} when empty); InvalidPayloadError naming the body otherwise."""
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidPayloadError("invalid JSON", field="body") from None
+    if not isinstance(data, dict):
+        raise InvalidPayloadError("must be a JSON object", field="body")
+    return data
 
 
 def raw_body(request: Request) -> bytes:

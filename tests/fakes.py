@@ -21,6 +21,7 @@ from chalicelib.ports import (
     LeadChange,
     LeadPage,
     LeadQuery,
+    OwnerChange,
     OwnerChangedError,
     RecordedEvent,
     StaleTouchError,
@@ -189,6 +190,26 @@ class MemoryLeadStore:
                 self.leads[other] = replace(self.leads[other], linked_lead_ids=linked)
             self.events[event_key] = (self.events[event_key][0], "processed", change.lead_id)
 
+    def reassign(self, change: OwnerChange) -> None:
+        with self._lock:
+            touch = _stored_touch(change.touchpoint)
+            sk = _sort_key(touch)
+            if sk in self.touches.get(touch.lead_id, {}):
+                raise DuplicateTouchError()
+            lead = self.leads.get(change.lead_id)
+            if lead is None or lead.owner != change.expected_owner:
+                raise OwnerChangedError()
+            previous = lead.previous_owners + ((lead.owner,) if lead.owner else ())
+            self.leads[change.lead_id] = replace(
+                lead,
+                owner=change.assignment.owner,
+                owner_assigned_at=touch.at,
+                assignment=change.assignment.to_dict(),
+                previous_owners=previous,
+                updated_at=touch.at,
+            )
+            self.touches.setdefault(touch.lead_id, {})[sk] = touch
+
     def get_lead(self, lead_id: str) -> Lead | None:
         with self._lock:
             return self.leads.get(lead_id)
@@ -243,6 +264,13 @@ def _upsert(lead: Lead | None, change: LeadChange, touch: Touchpoint, links: lis
         touch_count=lead.touch_count + 1,
         linked_lead_ids=lead.linked_lead_ids | set(links),
     )
+    response = c.first_response
+    if response and updated.first_response_at is None:
+        updated = replace(
+            updated,
+            first_response_at=datetime.fromisoformat(response["at"]),
+            first_response_by=response.get("by"),
+        )
     assignment = change.assignment
     if assignment is None:
         return updated

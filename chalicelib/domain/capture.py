@@ -27,6 +27,8 @@ class Capture:
     company: str | None = None
     sms_opt_out: bool | None = None  # True sets, False clears, None leaves as is
     creates_lead: bool = True  # status callbacks only ever attach to a known lead
+    # {"at": ISO time, "by": rep id}: this event is the lead's first response if none came yet.
+    first_response: Mapping[str, str] | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -50,6 +50,12 @@ class NotFoundError(LeadclockError):
     code = "not_found"
 
 
+class ConflictError(LeadclockError):
+    """The request is valid but the state forbids it now (409)."""
+
+    code = "conflict"
+
+
 class NotConfiguredError(Exception):
     """The deployment lacks configuration or a secret. Not the sender's fault: answered 503
     without details, so providers retry and nothing about the setup leaks."""

@@ -120,3 +120,7 @@ class Lead:
     owner_assigned_at: datetime | None = None
     # Why the owner is who it is: queue, rule, eligible, skipped with reasons, weights, position.
     assignment: Mapping[str, Any] | None = None
+    previous_owners: tuple[str, ...] = ()  # oldest first; reassignment never returns to them
+    # The first real response: a connected call now, more channels with the response issue.
+    first_response_at: datetime | None = None
+    first_response_by: str | None = None

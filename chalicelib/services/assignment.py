@@ -5,11 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalicelib.domain.capture import Capture
+from chalicelib.domain.errors import ConflictError, NotFoundError
 from chalicelib.domain.hours import RepLoad, local_day
-from chalicelib.domain.model import Lead
+from chalicelib.domain.model import Attribution, Lead, Touchpoint
 from chalicelib.domain.routing import Assignment, decide, match_queue, sticky_assignment
 from chalicelib.domain.team import TeamConfig
-from chalicelib.ports import Clock, RoutingStore, TeamStore
+from chalicelib.ports import (
+    Clock,
+    DuplicateTouchError,
+    LeadStore,
+    OwnerChange,
+    OwnerChangedError,
+    RoutingStore,
+    TeamStore,
+)
+
+# Owner -> backup -> … : five moves is a long ladder already; after it a manager decides.
+MAX_REASSIGNMENTS = 5
 
 
 class Assigner:
@@ -50,12 +62,76 @@ def assign(
             return None
     # The counter is taken only for a rotation, so sticky leads do not spend positions and the
     # weights stay exact over any window of consecutive rotations.
+    current = previous.owner if previous else None
+    return _rotate(team, queue, rule, routing=routing, at=at, current=current)
+
+
+def reassign(
+    lead_id: str,
+    *,
+    reason: str,
+    by: str,
+    team: TeamStore,
+    routing: RoutingStore,
+    store: LeadStore,
+    clock: Clock,
+) -> Lead:
+    """Move a lead to the next eligible rep of its queue other than its owner and everyone who
+    owned it before, recording who asked and why. A lead is reassigned at most
+    MAX_REASSIGNMENTS times, so an escalation ladder can never loop; a repeated request (same
+    lead, same owner) moves it once."""
+    lead = store.get_lead(lead_id)
+    if lead is None:
+        raise NotFoundError("no such lead", field="lead_id")
+    if len(lead.previous_owners) >= MAX_REASSIGNMENTS:
+        raise ConflictError(f"reassigned {MAX_REASSIGNMENTS} times already; a manager decides now")
+    config, at = team.load(), clock.now()
+    queue = lead.queue or config.default_queue
+    rule = (lead.assignment or {}).get("rule")
+    tried = frozenset(lead.previous_owners)
+    assignment = _rotate(
+        config, queue, rule, routing=routing, at=at, current=lead.owner, tried=tried
+    )
+    if assignment.owner is None:
+        raise ConflictError(f"nobody else can take this lead: {assignment.reason}")
+    touch = Touchpoint(
+        # Keyed by how many owners the lead had: a double click lands once.
+        event_key=f"reassign:{lead_id}:{len(lead.previous_owners)}",
+        lead_id=lead_id,
+        at=at,
+        channel="owner",
+        kind="reassigned",
+        attribution=Attribution(source="leadclock", channel="owner"),
+        detail={"from": lead.owner, "to": assignment.owner, "by": by, "reason": reason},
+    )
+    try:
+        store.reassign(OwnerChange(lead_id, assignment, lead.owner, touch))
+    except (OwnerChangedError, DuplicateTouchError):
+        # Someone moved it first: give the load back and answer with the lead as it is.
+        routing.release_load(assignment.owner)
+    else:
+        if lead.owner:
+            routing.release_load(lead.owner)
+    moved = store.get_lead(lead_id)
+    assert moved is not None
+    return moved
+
+
+def _rotate(
+    team: TeamConfig,
+    queue: str | None,
+    rule: str | None,
+    *,
+    routing: RoutingStore,
+    at: datetime,
+    current: str | None,
+    tried: frozenset[str] = frozenset(),
+) -> Assignment:
     position = routing.next_position(queue or "")
     loads: dict[str, RepLoad] = {}
-    current = previous.owner if previous else None
     while True:
         assignment = decide(
-            team, queue, rule, position, at, loads, None, None, current_owner=current
+            team, queue, rule, position, at, loads, None, None, exclude=tried, current_owner=current
         )
         rep = team.rep(assignment.owner) if assignment.owner else None
         if rep is None:

@@ -11,13 +11,16 @@ import pytest
 
 from chalicelib.domain.errors import InvalidPayloadError
 from chalicelib.domain.identity import email_key, phone_key, sid_key
-from chalicelib.domain.model import Lead
+from chalicelib.domain.model import Attribution, Lead, Touchpoint
+from chalicelib.domain.routing import Assignment
 from chalicelib.ports import (
     DuplicateTouchError,
     IdentityTakenError,
     InboundEvent,
     LeadQuery,
     LeadStore,
+    OwnerChange,
+    OwnerChangedError,
     StaleTouchError,
 )
 from tests.fakes import T0, FakeClock
@@ -438,3 +441,65 @@ def test_a_malformed_cursor_raises_invalid_payload(store: LeadStore, cursor: str
     with pytest.raises(InvalidPayloadError) as caught:
         store.list_leads(LeadQuery(cursor=cursor))
     assert caught.value.field == "cursor"
+
+
+# --- owners -------------------------------------------------------------------------------
+
+
+def _owner_change(lead_id: str, to: str | None, expected: str | None, n: int) -> OwnerChange:
+    assignment = Assignment(queue="q", rule=None, owner=to, how="rotation")
+    touch = Touchpoint(
+        event_key=f"reassign:{lead_id}:{n}",
+        lead_id=lead_id,
+        at=LATER + timedelta(seconds=n),
+        channel="owner",
+        kind="reassigned",
+        attribution=Attribution(source="leadclock", channel="owner"),
+        detail={"from": expected, "to": to},
+    )
+    return OwnerChange(lead_id, assignment, expected, touch)
+
+
+def test_assignment_sets_the_owner_once_and_a_second_is_refused(store: LeadStore) -> None:
+    first = Assignment(queue="q", rule=None, owner="ana", how="rotation", position=0)
+    capture = form("evt-1")
+    record(store, capture, T0)
+    store.apply(replace(change(capture, "ld_a", T0), assignment=first, is_new=True))
+    lead = lead_of(store, "ld_a")
+    assert (lead.owner, lead.queue, lead.owner_assigned_at) == ("ana", "q", T0)
+    assert lead.assignment == first.to_dict()
+
+    other = form("evt-2")
+    record(store, other, LATER)
+    rival = replace(first, owner="ben")
+    with pytest.raises(OwnerChangedError):
+        store.apply(replace(change(other, "ld_a", LATER, claims=()), assignment=rival))
+    assert lead_of(store, "ld_a").owner == "ana"
+
+
+def test_reassign_moves_the_owner_keeps_history_and_refuses_a_stale_request(
+    store: LeadStore,
+) -> None:
+    land(store, form("evt-1"), "ld_a", T0)
+    store.reassign(_owner_change("ld_a", "ana", None, 0))
+    store.reassign(_owner_change("ld_a", "ben", "ana", 1))
+    lead = lead_of(store, "ld_a")
+    assert (lead.owner, lead.previous_owners) == ("ben", ("ana",))
+    with pytest.raises(OwnerChangedError):
+        store.reassign(_owner_change("ld_a", "cy", "ana", 2))
+    assert [t.kind for t in store.touchpoints("ld_a")].count("reassigned") == 2
+
+
+def test_a_first_response_is_kept_and_never_moved(store: LeadStore) -> None:
+    land(store, call("CA1"), "ld_a", T0)
+    answered = replace(
+        call_status("CA1", "completed"), first_response={"at": LATER.isoformat(), "by": "ana"}
+    )
+    land(store, answered, "ld_a", LATER, claims=())
+    later = replace(
+        call_status("CA2", "completed"),
+        first_response={"at": (LATER + timedelta(minutes=1)).isoformat(), "by": "ben"},
+    )
+    land(store, later, "ld_a", LATER + timedelta(minutes=1), claims=())
+    lead = lead_of(store, "ld_a")
+    assert (lead.first_response_at, lead.first_response_by) == (LATER, "ana")

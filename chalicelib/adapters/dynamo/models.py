@@ -7,6 +7,7 @@ from typing import Any
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -68,6 +69,9 @@ class LeadModel(Model):
     queue = UnicodeAttribute(null=True)
     owner_assigned_at = UnicodeAttribute(null=True)
     assignment = JSONAttribute(null=True)  # the explanation: queue, rule, eligible, skipped, …
+    previous_owners = ListAttribute[str](null=True)  # rep ids, oldest first
+    first_response_at = UnicodeAttribute(null=True)
+    first_response_by = UnicodeAttribute(null=True)
     status = UnicodeAttribute(default="new")
     phone = UnicodeAttribute(null=True)
     email = UnicodeAttribute(null=True)

@@ -33,6 +33,7 @@ from chalicelib.ports import (
     LeadChange,
     LeadPage,
     LeadQuery,
+    OwnerChange,
     OwnerChangedError,
     RecordedEvent,
     StaleTouchError,
@@ -182,6 +183,37 @@ class DynamoLeadStore:
                 raise
             raise error from None
 
+    def reassign(self, change: OwnerChange) -> None:
+        """Move the lead and add its "reassigned" timeline entry in one transaction."""
+        touch, assignment, at = change.touchpoint, change.assignment, _iso(change.touchpoint.at)
+        owner = LeadModel.owner
+        expected = change.expected_owner
+        actions: list[Any] = [
+            owner.set(assignment.owner) if assignment.owner else owner.remove(),
+            LeadModel.owner_assigned_at.set(at),
+            LeadModel.assignment.set(assignment.to_dict()),
+            LeadModel.updated_at.set(at),
+        ]
+        if expected:
+            history = LeadModel.previous_owners
+            actions.append(history.set((history | []).append([expected])))
+        try:
+            with TransactWrite(connection=self._conn()) as tx:
+                tx.save(_touch_item(touch), condition=TouchpointModel.sk.does_not_exist())
+                tx.update(
+                    LeadModel(change.lead_id),
+                    actions=actions,
+                    condition=LeadModel.lead_id.exists()
+                    & (owner.does_not_exist() if expected is None else owner == expected),
+                )
+        except TransactWriteError as exc:
+            reasons = [r.code if r else None for r in (exc.cancellation_reasons or [])]
+            if reasons[:1] == ["ConditionalCheckFailed"]:
+                raise DuplicateTouchError() from None
+            if "ConditionalCheckFailed" in reasons[1:2]:
+                raise OwnerChangedError() from None
+            raise
+
     def get_lead(self, lead_id: str) -> Lead | None:
         """The lead, read consistently so a lead just captured is always found."""
         try:
@@ -322,6 +354,15 @@ def _lead_actions(change: LeadChange, links: list[str], at: str) -> list[Any]:
             actions.append(attr.set(value))
     if links:
         actions.append(LeadModel.linked_lead_ids.add(set(links)))
+    response = capture.first_response
+    if response:
+        # The first response is kept: a later one never moves it.
+        actions.append(
+            LeadModel.first_response_at.set(LeadModel.first_response_at | response["at"])
+        )
+        if response.get("by"):
+            by = LeadModel.first_response_by
+            actions.append(by.set(by | response["by"]))
     assignment = change.assignment
     if assignment is not None:
         actions += [
@@ -379,6 +420,9 @@ def _lead(row: LeadModel) -> Lead:
         queue=row.queue,
         owner_assigned_at=_parse(row.owner_assigned_at) if row.owner_assigned_at else None,
         assignment=row.assignment,
+        previous_owners=tuple(row.previous_owners or ()),
+        first_response_at=_parse(row.first_response_at) if row.first_response_at else None,
+        first_response_by=row.first_response_by,
     )
 
 
