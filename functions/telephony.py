@@ -9,6 +9,7 @@ from chalice.app import Blueprint, Response
 from chalicelib.adapters import twiml
 from chalicelib.adapters.signatures import parse_twilio_form
 from chalicelib.services.capture import (
+    E164,
     capture_call,
     capture_dial_result,
     capture_twilio_event,
@@ -23,6 +24,7 @@ FORM = ["application/x-www-form-urlencoded"]
 VOICE = "/webhooks/twilio/voice"
 DIAL_DONE = "/webhooks/twilio/dial-done"
 VOICEMAIL = "/webhooks/twilio/voicemail"
+NOBODY = "-"
 SMS = "/webhooks/twilio/sms"
 STATUS = "/webhooks/twilio/status"
 
@@ -30,33 +32,47 @@ STATUS = "/webhooks/twilio/status"
 @bp.route(VOICE, methods=["POST"], content_types=FORM)
 @json_errors
 def voice() -> Response:
-    """An incoming call: record it, then ring the queue's number (voicemail if nobody answers)."""
-    c, args = _signed(VOICE)
+    """An incoming call: record it, give the caller an owner and ring them (else the queue's
+    number); an unanswered leg comes back to dial-done."""
+    c, args, base = _signed(VOICE)
     plan = capture_call(*args, **_ports(c))
+    # The reps rung so far travel in the action URL's last segment ("-" for none).
+    rung = plan.ringing or NOBODY
     xml = twiml.forward_call(
         plan.forward_to,
         caller_id=plan.caller_id,
         timeout_s=plan.ring_timeout_s,
-        dial_action_url=_url(c, DIAL_DONE),
-        voicemail_action_url=_url(c, VOICEMAIL) if plan.voicemail else None,
+        dial_action_url=base + f"{DIAL_DONE}/{rung}",
+        voicemail_action_url=base + VOICEMAIL if plan.voicemail else None,
     )
     return _xml(xml)
 
 
-@bp.route(DIAL_DONE, methods=["POST"], content_types=FORM)
+@bp.route(DIAL_DONE + "/{rung}", methods=["POST"], content_types=FORM)
 @json_errors
-def dial_done() -> Response:
-    """The forwarded call ended: voicemail when it was not answered, else hang up."""
-    c, args = _signed(DIAL_DONE)
-    to_voicemail = capture_dial_result(*args, **_ports(c, routing=False))
-    return _xml(twiml.voicemail(_url(c, VOICEMAIL)) if to_voicemail else twiml.hangup())
+def dial_done(rung: str) -> Response:
+    """A forwarded leg ended: hang up if it was answered, else ring the next eligible rep,
+    then voicemail."""
+    c, args, base = _signed(f"{DIAL_DONE}/{rung}")
+    tried = tuple(r for r in rung.split(".") if r and r != NOBODY)
+    plan = capture_dial_result(*args, tried=tried, **_ports(c, routing=False))
+    if plan.ring is not None and plan.ring.phone:
+        xml = twiml.forward_call(
+            plan.ring.phone,
+            caller_id=_caller_id(args[2]),
+            timeout_s=plan.ring_timeout_s,
+            dial_action_url=base + f"{DIAL_DONE}/{'.'.join(plan.tried)}",
+            voicemail_action_url=None,
+        )
+        return _xml(xml)
+    return _xml(twiml.voicemail(base + VOICEMAIL) if plan.voicemail else twiml.hangup())
 
 
 @bp.route(VOICEMAIL, methods=["POST"], content_types=FORM)
 @json_errors
 def voicemail() -> Response:
     """A voicemail was recorded."""
-    c, args = _signed(VOICEMAIL)
+    c, args, _base = _signed(VOICEMAIL)
     capture_twilio_event("voicemail", *args, **_ports(c))
     return _xml(twiml.hangup())
 
@@ -65,7 +81,7 @@ def voicemail() -> Response:
 @json_errors
 def sms() -> Response:
     """An incoming SMS; Twilio itself answers STOP/HELP, so we reply with nothing."""
-    c, args = _signed(SMS)
+    c, args, _base = _signed(SMS)
     capture_twilio_event("sms", *args, **_ports(c))
     return _xml(twiml.no_reply())
 
@@ -74,20 +90,24 @@ def sms() -> Response:
 @json_errors
 def status() -> Response:
     """A call or message status callback."""
-    c, args = _signed(STATUS)
+    c, args, _base = _signed(STATUS)
     landed = capture_twilio_event("status", *args, **_ports(c))
     return json_response({"lead_id": landed.lead_id, "status": landed.status})
 
 
-def _signed(route: str) -> tuple[Container, tuple[Any, ...]]:
+def _signed(route: str) -> tuple[Container, tuple[Any, ...], str]:
+    """The container, the service's leading arguments (url, body, params, signature), and the
+    base our TwiML's action URLs start from: PUBLIC_BASE_URL when set, else the base of the
+    URL Twilio just called (Host and the path API Gateway saw), so a stage prefix survives."""
     request, c = bp.current_request, container()
     body = raw_body(request)
     # Refuse an oversized body before spending time parsing it.
     check_size(body)
     params = parse_twilio_form(body)
     url = public_url(request, route, c.settings.public_base_url)
+    base = url[: -len(route)] if url.endswith(route) else (c.settings.public_base_url or "")
     signature = lower_headers(request).get("x-twilio-signature")
-    return c, (url, body, params, signature)
+    return c, (url, body, params, signature), base
 
 
 def _ports(c: Container, *, routing: bool = True) -> dict[str, Any]:
@@ -102,12 +122,10 @@ def _ports(c: Container, *, routing: bool = True) -> dict[str, Any]:
     return {**ports, "routing": c.routing} if routing else ports
 
 
-def _url(c: Container, route: str) -> str:
-    # Without PUBLIC_BASE_URL, a URL relative to the current document: Twilio resolves it
-    # against the URL it just requested, so the stage prefix (/api) survives. A root-relative
-    # "/webhooks/..." would drop it. Every Twilio route shares the /webhooks/twilio/ folder.
-    base = c.settings.public_base_url
-    return base + route if base else route.rsplit("/", 1)[1]
+def _caller_id(params: dict[str, str]) -> str | None:
+    # Ring reps from the tracking number the lead called, so they know it is a lead.
+    to = params.get("To", "")
+    return to if E164.fullmatch(to) else None
 
 
 def _xml(body: str) -> Response:

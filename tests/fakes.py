@@ -269,7 +269,7 @@ def _upsert(lead: Lead | None, change: LeadChange, touch: Touchpoint, links: lis
         updated = replace(
             updated,
             first_response_at=datetime.fromisoformat(response["at"]),
-            first_response_by=response.get("by"),
+            first_response_by=response.get("by") or None,
         )
     assignment = change.assignment
     if assignment is None:

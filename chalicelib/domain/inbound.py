@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.attribution import normalise_utm
@@ -171,19 +172,29 @@ def status_capture(params: Mapping[str, str], *, default_region: str) -> Capture
     )
 
 
-def dial_capture(params: Mapping[str, str]) -> Capture:
-    """The capture for the end of a forwarded call (the <Dial> action callback)."""
+def dial_capture(
+    params: Mapping[str, str], *, attempt: int, rep: str | None, now: datetime
+) -> Capture:
+    """The capture for the end of one forwarded leg of a call (the <Dial> action callback):
+    `attempt` counts the legs of this call (0 for the first), `rep` is who was rung. An
+    answered leg is the lead's first response, at the moment it was answered."""
     sid = _required(params, "CallSid")
     status = _required(params, "DialCallStatus")
     detail = _pick(params, "DialCallDuration", "DialCallSid")
-    detail.update({"call_sid": sid, "status": status})
+    detail.update({"call_sid": sid, "status": status, "rep": rep})
+    response = None
+    if status == "completed":
+        talked = params.get("DialCallDuration", "")
+        seconds = int(talked) if talked.isascii() and talked.isdigit() else 0
+        response = {"at": (now - timedelta(seconds=seconds)).isoformat(), "by": rep or ""}
     return Capture(
-        event_key=f"twilio:dial:{sid}",
+        event_key=f"twilio:dial:{sid}:{attempt}",
         kind="call_forwarded",
         channel="call",
         attribution=Attribution(source="twilio", channel="call"),
         identities=(sid_key(sid),),
         creates_lead=False,
+        first_response=response,
         detail=detail,
     )
 

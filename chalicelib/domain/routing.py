@@ -39,7 +39,7 @@ from typing import Any
 
 from chalicelib.domain.capture import Capture
 from chalicelib.domain.hours import RepLoad, unavailable
-from chalicelib.domain.team import Member, QueueConfig, RuleConfig, TeamConfig
+from chalicelib.domain.team import Member, QueueConfig, RepConfig, RuleConfig, TeamConfig
 
 HOWS = ("rotation", "sticky", "fallback_owner", "unassigned")
 NOBODY = "no eligible member and no fallback owner"
@@ -305,3 +305,19 @@ def _weights(members: Sequence[Member]) -> dict[str, int]:
     for member in members:
         weights[member.rep] = weights.get(member.rep, 0) + max(member.weight, 0)
     return weights
+
+
+def next_to_ring(
+    team: TeamConfig, queue: QueueConfig, *, slot: int, at: datetime, tried: frozenset[str]
+) -> RepConfig | None:
+    """Who to ring after an unanswered leg of a call: the next member in the queue's cycle after
+    `slot` who is available now, has a phone and was not rung on this call. It takes no
+    rotation position: ringing is not assigning."""
+    reasons: dict[str, str | None] = {}
+    for member in queue.members:
+        rep = team.rep(member.rep)
+        if rep is None:
+            continue
+        reasons[rep.id] = "no_phone" if not rep.phone else unavailable(rep, at, RepLoad())
+    choice = choose(slot + 1, queue.members, reasons, exclude=tried)
+    return team.rep(choice.owner) if choice.owner else None

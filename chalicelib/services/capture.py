@@ -11,7 +11,8 @@ from chalicelib.domain import inbound
 from chalicelib.domain.capture import Capture
 from chalicelib.domain.errors import ForbiddenError, PayloadTooLargeError, UnauthorizedError
 from chalicelib.domain.forms import parse_form
-from chalicelib.domain.team import QueueConfig, TeamConfig
+from chalicelib.domain.routing import next_to_ring
+from chalicelib.domain.team import QueueConfig, RepConfig, TeamConfig
 from chalicelib.ports import (
     Clock,
     FormVerifier,
@@ -31,7 +32,7 @@ FORM_DEDUP_WINDOW = timedelta(minutes=10)
 # The number a call came in on is shown to whoever it is forwarded to, but only when it is a
 # phone number: a call to a Twilio Client or SIP address ("client:alice") has no caller id to
 # lend, and Twilio then shows the caller's own number.
-_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class CallPlan:
 
     landed: Landed
     forward_to: str | None
+    ringing: str | None  # the rep whose phone forward_to is; None for the fallback number
     caller_id: str | None
     ring_timeout_s: int
     voicemail: bool
@@ -109,13 +111,25 @@ def capture_call(
     assigner = Assigner(team=team, routing=routing, clock=clock)
     landed = _accept(capture, body, store=store, clock=clock, assigner=assigner)
     queue = config.queue(number.queue if number else None) or QueueConfig(name="none")
+    owner = _owner(config, landed, store)
     return CallPlan(
         landed=landed,
-        forward_to=_owner_phone(config, landed, store) or queue.fallback_number,
-        caller_id=to if _E164.fullmatch(to) else None,
+        forward_to=owner.phone if owner else queue.fallback_number,
+        ringing=owner.id if owner else None,
+        caller_id=to if E164.fullmatch(to) else None,
         ring_timeout_s=queue.ring_timeout_s,
         voicemail=queue.voicemail,
     )
+
+
+@dataclass(frozen=True)
+class DialPlan:
+    """After a forwarded leg ends: ring the next rep, take a voicemail, or hang up."""
+
+    ring: RepConfig | None  # the next rep to ring
+    tried: tuple[str, ...]  # reps rung so far on this call, `ring` included
+    voicemail: bool
+    ring_timeout_s: int = 20
 
 
 def capture_dial_result(
@@ -124,19 +138,31 @@ def capture_dial_result(
     params: Mapping[str, str],
     signature: str | None,
     *,
+    tried: tuple[str, ...],
     team: TeamStore,
     secrets: Secrets,
     verify: TwilioVerifier,
     store: LeadStore,
     clock: Clock,
-) -> bool:
-    """Record how a forwarded call ended; True when the caller should reach voicemail."""
+) -> DialPlan:
+    """Record how a forwarded leg ended (an answered one is the lead's first response); if
+    nobody answered, ring the next eligible rep of the lead's queue, then voicemail."""
     config = _verified(url, body, params, signature, team=team, secrets=secrets, verify=verify)
-    _accept(inbound.dial_capture(params), body, store=store, clock=clock)
+    now = clock.now()
+    rep = tried[-1] if tried else None
+    capture = inbound.dial_capture(params, attempt=max(len(tried) - 1, 0), rep=rep, now=now)
+    landed = _accept(capture, body, store=store, clock=clock)
     number = config.tracking_number(params.get("To", ""))
-    queue = config.queue(number.queue if number else None)
-    answered = params.get("DialCallStatus") == "completed"
-    return not answered and (queue is None or queue.voicemail)
+    lead = store.get_lead(landed.lead_id) if landed.lead_id else None
+    queue = config.queue((lead.queue if lead else None) or (number.queue if number else None))
+    voicemail = queue is None or queue.voicemail
+    if params.get("DialCallStatus") == "completed" or queue is None:
+        return DialPlan(None, tried, voicemail=False)
+    slot = ((lead.assignment or {}).get("slot") or 0) if lead else 0
+    ring = next_to_ring(config, queue, slot=slot, at=now, tried=frozenset(tried))
+    if ring is None:
+        return DialPlan(None, tried, voicemail=voicemail)
+    return DialPlan(ring, (*tried, ring.id), voicemail, queue.ring_timeout_s)
 
 
 def capture_twilio_event(
@@ -203,14 +229,15 @@ def _accept(
     )
 
 
-def _owner_phone(config: TeamConfig, landed: Landed, store: LeadStore) -> str | None:
+def _owner(config: TeamConfig, landed: Landed, store: LeadStore) -> RepConfig | None:
+    """The owner to ring, if they have a phone."""
     owner = landed.owner
     if owner is None and landed.lead_id and landed.status == "duplicate":
         # A repeated delivery (Twilio's fallback URL) must ring the same owner.
         lead = store.get_lead(landed.lead_id)
         owner = lead.owner if lead else None
     rep = config.rep(owner) if owner else None
-    return rep.phone if rep else None
+    return rep if rep and rep.phone else None
 
 
 def check_size(body: bytes) -> None:

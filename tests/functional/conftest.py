@@ -240,7 +240,9 @@ def stack(make_stack: Callable[..., Stack]) -> Stack:
 # --- Twilio requests ---------------------------------------------------------------------
 
 VOICE = "/webhooks/twilio/voice"
-DIAL_DONE = "/webhooks/twilio/dial-done"
+# The dial-done path carries the reps rung so far; "-" is none (the fallback number rang).
+DIAL_DONE_PREFIX = "/webhooks/twilio/dial-done"
+DIAL_DONE = DIAL_DONE_PREFIX + "/-"
 VOICEMAIL = "/webhooks/twilio/voicemail"
 SMS = "/webhooks/twilio/sms"
 STATUS = "/webhooks/twilio/status"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,10 +14,12 @@ from chalice.test import HTTPResponse
 from twilio.request_validator import RequestValidator
 
 from chalicelib.domain.team import QueueConfig
+from tests.fakes import T0
 from tests.functional.conftest import (
     ACCOUNT_SID,
     CALLER,
     DIAL_DONE,
+    DIAL_DONE_PREFIX,
     FALLBACK_NUMBER,
     PUBLIC_BASE_URL,
     SMS,
@@ -95,14 +98,14 @@ def test_incoming_call_dials_the_owner_it_assigns_from_the_tracking_number(
 
     [dial] = list(root)
     assert dial.tag == "Dial"
+    owner = stack.team.rep(only_lead(stack).owner or "")
+    assert owner is not None and owner.phone
     assert dial.attrib == {
-        "action": PUBLIC_BASE_URL + DIAL_DONE,
+        "action": f"{PUBLIC_BASE_URL}{DIAL_DONE_PREFIX}/{owner.id}",
         "callerId": TRACKING_NUMBER,
         "answerOnBridge": "true",
         "timeout": "20",
     }
-    owner = stack.team.rep(only_lead(stack).owner or "")
-    assert owner is not None and owner.phone
     [number] = list(dial)
     assert (number.tag, number.text) == ("Number", owner.phone)
 
@@ -226,10 +229,13 @@ def test_queue_without_fallback_or_voicemail_hangs_up_after_recording_the_call(
 
 
 @pytest.mark.parametrize("outcome", ["no-answer", "busy", "failed", "canceled"])
-def test_unanswered_forward_offers_voicemail(stack: Stack, outcome: str) -> None:
+def test_unanswered_forward_offers_voicemail_once_every_rep_was_rung(
+    stack: Stack, outcome: str
+) -> None:
     stack.twilio(VOICE, call(CALL_SID))
+    everyone = ".".join(rep.id for rep in TEAM.reps)
 
-    root = twiml(stack.twilio(DIAL_DONE, dial_done(CALL_SID, outcome)))
+    root = twiml(stack.twilio(f"{DIAL_DONE_PREFIX}/{everyone}", dial_done(CALL_SID, outcome)))
 
     record = root.find("Record")
     assert record is not None
@@ -237,12 +243,44 @@ def test_unanswered_forward_offers_voicemail(stack: Stack, outcome: str) -> None
     assert root.find("Say") is not None
 
 
-def test_answered_forward_hangs_up_when_the_call_ends(stack: Stack) -> None:
+def test_answered_forward_hangs_up_and_is_the_leads_first_response(stack: Stack) -> None:
     stack.twilio(VOICE, call(CALL_SID))
+    owner = only_lead(stack).owner
+    stack.clock.advance(seconds=120)  # 25 s ringing, then 95 s of conversation
 
-    root = twiml(stack.twilio(DIAL_DONE, dial_done(CALL_SID, "completed", DialCallDuration="95")))
+    done = f"{DIAL_DONE_PREFIX}/{owner}"
+    root = twiml(stack.twilio(done, dial_done(CALL_SID, "completed", DialCallDuration="95")))
 
     assert [child.tag for child in root] == ["Hangup"]
+    lead = only_lead(stack)
+    assert lead.first_response_by == owner
+    assert lead.first_response_at == T0 + timedelta(seconds=25)  # answered, not hung up
+
+
+def test_no_answer_rings_the_next_eligible_rep_then_the_one_after(
+    make_stack: Callable[..., Stack],
+) -> None:
+    # Everyone on duty, so there is a next rep whatever the clock says.
+    on_duty = tuple(
+        dataclasses.replace(r, hours=None, status="active", out_of_office_until=None)
+        for r in TEAM.reps
+    )
+    stack = make_stack(dataclasses.replace(TEAM, reps=on_duty))
+    stack.twilio(VOICE, call(CALL_SID))
+    owner = only_lead(stack).owner
+
+    first = twiml(stack.twilio(f"{DIAL_DONE_PREFIX}/{owner}", dial_done(CALL_SID, "no-answer")))
+    dial = first.find("Dial")
+    assert dial is not None
+    rung = dial.attrib["action"].rsplit("/", 1)[1].split(".")
+    assert rung[0] == owner and len(rung) == 2 and rung[1] != owner
+    nxt = stack.team.rep(rung[1])
+    assert nxt is not None and dial.findtext("Number") == nxt.phone
+    assert dial.attrib["callerId"] == TRACKING_NUMBER
+    # The owner does not change: ringing someone else is not reassigning.
+    assert only_lead(stack).owner == owner
+    kinds = [p.kind for p in stack.touchpoints(only_lead(stack).lead_id)]
+    assert kinds == ["call_received", "call_forwarded"]
 
 
 def test_no_answer_with_voicemail_off_hangs_up(make_stack: Callable[..., Stack]) -> None:
@@ -547,7 +585,7 @@ def test_a_parameter_changed_after_signing_is_403(stack: Stack) -> None:
     assert_forbidden(stack, response)
 
 
-def test_without_public_base_url_the_host_is_signed_and_twiml_urls_are_relative(
+def test_without_public_base_url_the_host_is_signed_and_twiml_urls_follow_it(
     make_stack: Callable[..., Stack],
 ) -> None:
     stack = make_stack(env={"LEADCLOCK_ADMIN_KEY_REF": "env:LEADCLOCK_ADMIN_KEY"})
@@ -556,16 +594,20 @@ def test_without_public_base_url_the_host_is_signed_and_twiml_urls_are_relative(
 
     root = twiml(stack.twilio(VOICE, call(CALL_SID), url=url, headers=host))
 
-    # Relative to the URL Twilio just fetched, so a stage prefix such as /api/ is kept.
-    assert root.find("Dial").attrib["action"] == "dial-done"  # type: ignore[union-attr]
+    # Built from the URL Twilio just fetched, so a stage prefix such as /api/ is kept.
+    owner = only_lead(stack).owner
+    action = root.find("Dial").attrib["action"]  # type: ignore[union-attr]
+    assert action == f"https://{host['Host']}{DIAL_DONE_PREFIX}/{owner}"
     stack.reset()
+    everyone = f"{DIAL_DONE_PREFIX}/" + ".".join(rep.id for rep in TEAM.reps)
     dial = stack.twilio(
-        DIAL_DONE,
+        everyone,
         dial_done(CALL_SID, "no-answer"),
-        url=f"https://{host['Host']}{DIAL_DONE}",
+        url=f"https://{host['Host']}{everyone}",
         headers=host,
     )
-    assert twiml(dial).find("Record").attrib["action"] == "voicemail"  # type: ignore[union-attr]
+    record = twiml(dial).find("Record")
+    assert record is not None and record.attrib["action"] == f"https://{host['Host']}{VOICEMAIL}"
 
 
 def test_twilio_json_body_is_refused_as_an_unsupported_media_type(stack: Stack) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,6 +25,9 @@ WEBSITE = SourceConfig(name="website", auth_scheme="token", secret_ref="env:WEBS
 NUMBER = TrackingNumber(number="+14155550111", source="google-ads", campaign="Brand_Search")
 CALL_SID = "CA" + "a" * 32
 MESSAGE_SID = "SM" + "b" * 32
+
+
+NOW = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
 
 
 def submission(**contact: Any) -> FormSubmission:
@@ -390,22 +394,35 @@ def test_status_without_a_usable_sid_or_status_is_invalid_naming_it(
     assert caught.value.field == field
 
 
-def test_dial_result_is_keyed_by_the_call_and_attaches_to_it_only() -> None:
-    capture = dial_capture(call(DialCallStatus="no-answer", DialCallDuration="0"))
+def test_dial_result_is_keyed_by_the_call_and_its_leg_and_attaches_to_it_only() -> None:
+    params = call(DialCallStatus="no-answer", DialCallDuration="0")
+    capture = dial_capture(params, attempt=1, rep="ana", now=NOW)
 
-    assert capture.event_key == f"twilio:dial:{CALL_SID}"
+    assert capture.event_key == f"twilio:dial:{CALL_SID}:1"
     assert capture.identities == (f"sid:{CALL_SID}",)
     assert capture.creates_lead is False
+    assert capture.first_response is None
     assert capture.detail == {
         "call_sid": CALL_SID,
         "status": "no-answer",
         "DialCallDuration": "0",
+        "rep": "ana",
+    }
+
+
+def test_an_answered_leg_is_a_first_response_at_the_moment_it_was_answered() -> None:
+    params = call(DialCallStatus="completed", DialCallDuration="95")
+    capture = dial_capture(params, attempt=0, rep="ana", now=NOW)
+
+    assert capture.first_response == {
+        "at": (NOW - timedelta(seconds=95)).isoformat(),
+        "by": "ana",
     }
 
 
 def test_dial_result_without_a_status_is_invalid_naming_dial_call_status() -> None:
     with pytest.raises(InvalidPayloadError) as caught:
-        dial_capture(call())
+        dial_capture(call(), attempt=0, rep=None, now=NOW)
 
     assert caught.value.field == "DialCallStatus"
 
