@@ -2,7 +2,7 @@
 
 from chalice.app import Chalice
 
-from functions import api, forms, replay, telephony
+from functions import admin, api, forms, replay, telephony
 
 app = Chalice(app_name="leadclock")
 
@@ -10,3 +10,4 @@ app.register_blueprint(forms.bp)
 app.register_blueprint(telephony.bp)
 app.register_blueprint(api.bp)
 app.register_blueprint(replay.bp)
+app.register_blueprint(admin.bp)

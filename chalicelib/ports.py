@@ -74,15 +74,24 @@ class RoutingStore(Protocol):
         ...
 
 
+class TeamChangedError(Exception):
+    """The configuration was saved by someone else since the version an edit was made on."""
+
+
 class TeamStore(Protocol):
-    """The team configuration as deployed."""
+    """The team configuration as deployed, versioned so concurrent edits cannot overwrite."""
 
     def load(self) -> TeamConfig:
-        """The current configuration (adapters may cache it briefly)."""
+        """The current configuration (adapters may cache it briefly: the capture path)."""
         ...
 
-    def save(self, team: TeamConfig) -> None:
-        """Replace the configuration."""
+    def load_latest(self) -> tuple[TeamConfig, int]:
+        """The configuration and its version, read fresh (for editing)."""
+        ...
+
+    def save(self, team: TeamConfig, *, expected_version: int | None = None) -> int:
+        """Replace the configuration; with `expected_version`, only if it is still the stored
+        version (else TeamChangedError). Returns the new version."""
         ...
 
 

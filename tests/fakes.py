@@ -25,6 +25,7 @@ from chalicelib.ports import (
     OwnerChangedError,
     RecordedEvent,
     StaleTouchError,
+    TeamChangedError,
 )
 
 T0 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
@@ -54,16 +55,23 @@ class DictSecrets:
 
 
 class StaticTeamStore:
-    """A team configuration held in memory."""
+    """A team configuration held in memory, versioned like the DynamoDB one."""
 
     def __init__(self, team: TeamConfig) -> None:
         self.team = team
+        self.version = 0
 
     def load(self) -> TeamConfig:
         return self.team
 
-    def save(self, team: TeamConfig) -> None:
-        self.team = team
+    def load_latest(self) -> tuple[TeamConfig, int]:
+        return self.team, self.version
+
+    def save(self, team: TeamConfig, *, expected_version: int | None = None) -> int:
+        if expected_version is not None and expected_version != self.version:
+            raise TeamChangedError("the team configuration was saved meanwhile")
+        self.team, self.version = team, self.version + 1
+        return self.version
 
 
 class MemoryRoutingStore:

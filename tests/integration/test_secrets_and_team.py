@@ -15,7 +15,9 @@ from chalicelib.adapters.dynamo.models import TeamModel
 from chalicelib.adapters.dynamo.store import DynamoLeadStore
 from chalicelib.adapters.dynamo.team import DynamoTeamStore, NoTeamConfigError
 from chalicelib.adapters.secrets import SecretMissingError, SecretResolver
+from chalicelib.ports import TeamChangedError, TeamStore
 from chalicelib.team_file import load_team_file
+from tests.fakes import StaticTeamStore
 
 DEMO = load_team_file(Path(__file__).resolve().parents[2] / "infra" / "team.demo.yaml")
 REGION = "us-east-1"
@@ -128,3 +130,36 @@ def test_with_no_ttl_every_load_reads_the_table(dynamo: DynamoLeadStore) -> None
     TeamModel.get("team").delete()
     with pytest.raises(NoTeamConfigError):
         uncached.load()
+
+
+@pytest.fixture(params=["memory", "dynamo"])
+def team_store(request: pytest.FixtureRequest) -> TeamStore:
+    if request.param == "memory":
+        return StaticTeamStore(DEMO)
+    request.getfixturevalue("dynamo")
+    store = DynamoTeamStore()
+    store.save(DEMO)
+    return store
+
+
+def test_an_edit_on_a_stale_version_is_refused_and_the_newer_save_stays(
+    team_store: TeamStore,
+) -> None:
+    _, version = team_store.load_latest()
+    renamed = replace(DEMO, name="First edit")
+    newer = team_store.save(renamed, expected_version=version)
+    assert newer == version + 1
+    with pytest.raises(TeamChangedError):
+        team_store.save(replace(DEMO, name="Stale edit"), expected_version=version)
+    assert team_store.load_latest() == (renamed, newer)
+
+
+def test_a_fresh_read_sees_another_containers_save_past_the_cache(
+    dynamo: DynamoLeadStore,
+) -> None:
+    mine, theirs = DynamoTeamStore(ttl_s=3600), DynamoTeamStore()
+    mine.save(DEMO)
+    mine.load()
+    theirs.save(replace(DEMO, name="Theirs"))
+    assert mine.load().name == DEMO.name  # the cache, by design, for the capture path
+    assert mine.load_latest()[0].name == "Theirs"  # edits always start from the latest

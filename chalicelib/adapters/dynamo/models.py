@@ -155,6 +155,7 @@ class TeamModel(Model):
     name = UnicodeAttribute(hash_key=True)
     document = JSONAttribute()
     updated_at = UnicodeAttribute()
+    version = NumberAttribute(null=True)  # counts saves; edits are conditional on it
 
 
 class RoutingModel(Model):

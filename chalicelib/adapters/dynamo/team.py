@@ -6,9 +6,12 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from pynamodb.exceptions import UpdateError
+
 from chalicelib.adapters.dynamo.models import TeamModel
 from chalicelib.domain.errors import NotConfiguredError
 from chalicelib.domain.team import TeamConfig
+from chalicelib.ports import TeamChangedError
 from chalicelib.team_file import team_from_dict, team_to_dict
 
 _KEY = "team"
@@ -32,18 +35,44 @@ class DynamoTeamStore:
         with self._lock:
             if self._cached and time.monotonic() - self._cached[0] < self._ttl_s:
                 return self._cached[1]
-            try:
-                # Consistent, so a container that starts just after a save sees that save.
-                row = TeamModel.get(_KEY, consistent_read=True)
-            except TeamModel.DoesNotExist:
-                raise NoTeamConfigError("no team configuration loaded") from None
-            team = team_from_dict(row.document, file="dynamodb:team")
-            self._cached = (time.monotonic(), team)
-            return team
+        return self.load_latest()[0]
 
-    def save(self, team: TeamConfig) -> None:
-        """Replace the configuration and this container's cached copy."""
-        now = datetime.now(UTC).isoformat()
-        TeamModel(_KEY, document=team_to_dict(team), updated_at=now).save()
+    def load_latest(self) -> tuple[TeamConfig, int]:
+        """The configuration and its version, read consistently past the cache."""
+        try:
+            # Consistent, so a container that starts just after a save sees that save.
+            row = TeamModel.get(_KEY, consistent_read=True)
+        except TeamModel.DoesNotExist:
+            raise NoTeamConfigError("no team configuration loaded") from None
+        team = team_from_dict(row.document, file="dynamodb:team")
         with self._lock:
             self._cached = (time.monotonic(), team)
+        return team, int(row.version or 0)
+
+    def save(self, team: TeamConfig, *, expected_version: int | None = None) -> int:
+        """Replace the configuration (only over `expected_version` when given) and this
+        container's cached copy; one UpdateItem that also counts the version up."""
+        now = datetime.now(UTC).isoformat()
+        condition = None
+        if expected_version is not None:
+            version = TeamModel.version
+            # Items written before versions existed count as version 0.
+            unversioned = version.does_not_exist() if expected_version == 0 else None
+            same = version == expected_version
+            condition = same if unversioned is None else unversioned | same
+        try:
+            reply = TeamModel(_KEY).update(
+                actions=[
+                    TeamModel.document.set(team_to_dict(team)),
+                    TeamModel.updated_at.set(now),
+                    TeamModel.version.add(1),
+                ],
+                condition=condition,
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise TeamChangedError("the team configuration was saved meanwhile") from None
+            raise
+        with self._lock:
+            self._cached = (time.monotonic(), team)
+        return int(reply["Attributes"]["version"]["N"])
