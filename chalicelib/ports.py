@@ -69,8 +69,9 @@ class RoutingStore(Protocol):
         """Count one more open lead, and one more on `day`, for `rep`; False at a cap."""
         ...
 
-    def release_load(self, rep: str) -> None:
-        """One open lead fewer for `rep` (contacted, or moved to someone else)."""
+    def release_load(self, rep: str, *, day: date | None = None) -> None:
+        """One open lead fewer for `rep` (contacted, or moved to someone else); with `day`, one
+        fewer counted on that day too (a take that did not land)."""
         ...
 
 

@@ -101,9 +101,13 @@ class MemoryRoutingStore:
             self.open[rep], self.daily[(rep, day)] = open_now + 1, today + 1
             return True
 
-    def release_load(self, rep: str) -> None:
+    def release_load(self, rep: str, *, day: date | None = None) -> None:
         with self._lock:
-            self.open[rep] = max(0, self.open.get(rep, 0) - 1)
+            if self.open.get(rep, 0) <= 0 or (day and self.daily.get((rep, day), 0) <= 0):
+                return  # as the conditional update: never below zero
+            self.open[rep] -= 1
+            if day is not None:
+                self.daily[(rep, day)] -= 1
 
 
 class MemoryLeadStore:

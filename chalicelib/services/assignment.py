@@ -38,9 +38,24 @@ class Assigner:
         )
 
     def undo(self, assignment: Assignment | None) -> None:
-        """Give back the load an assignment took when its lead change did not land."""
-        if assignment is not None and assignment.owner:
-            self._routing.release_load(assignment.owner)
+        """Give back the load an assignment took (open and today's count) when its lead change
+        did not land."""
+        if assignment is None or not assignment.owner:
+            return
+        rep = self._team.load().rep(assignment.owner)
+        day = local_day(rep, self._clock.now()) if rep else None
+        self._routing.release_load(assignment.owner, day=day)
+
+    def landed(self, assignment: Assignment | None, previous: Lead | None) -> None:
+        """Settle the load counts once a change landed on a returning person's lead."""
+        if assignment is None or previous is None or previous.owner is None:
+            return
+        if previous.owner == assignment.owner:
+            # Rotation landed on the same owner: they hold this lead open once, not twice.
+            self.undo(assignment)
+        elif previous.first_response_at is None:
+            # The lead moved from an owner who had not answered it: their open count goes back.
+            self._routing.release_load(previous.owner)
 
 
 def assign(
@@ -61,9 +76,10 @@ def assign(
         if kept is not None:
             return None
     # The counter is taken only for a rotation, so sticky leads do not spend positions and the
-    # weights stay exact over any window of consecutive rotations.
-    current = previous.owner if previous else None
-    return _rotate(team, queue, rule, routing=routing, at=at, current=current)
+    # weights stay exact over any window of consecutive rotations. A returning person's owner is
+    # not excluded: rotation may land on them again, and they stay the queue's fallback owner if
+    # they are it (only reassignment moves a lead away from its owner on purpose).
+    return _rotate(team, queue, rule, routing=routing, at=at, current=None)
 
 
 def reassign(

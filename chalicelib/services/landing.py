@@ -117,6 +117,8 @@ def land(event: InboundEvent, *, store: LeadStore, assigner: Assigner | None = N
         except BaseException:
             _undo(assigner, assignment)
             raise
+        if assigner is not None:
+            assigner.landed(assignment, previous)
         status = "updated" if lead_ids else "created"
         owner = assignment.owner if assignment else (previous.owner if previous else None)
         log.info(

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.bench import capture_path, cold_import, latency
+from tests.bench import assignment, capture_path, cold_import, latency
 from tests.bench.report import Figure, table, write_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +31,25 @@ leadclock benchmarks: the budgets in design.md ("Budgets to measure"). Figures, 
       TransactGetItems; scans = Scan. Scenarios: a new lead by form, the same person's second
       form (returning), an SMS from a new number and one from the form lead's phone, each in a
       warm container (team configuration cached); then a new form lead in a cold container.
-      Budget per capture: <= 3 writes, <= 1 read, no Scan.
+      Budget per capture: <= 3 writes, <= 1 read, no Scan. Captures go through owner
+      assignment, and the demo team's reps keep working hours read on the wall clock, so how a
+      lead is assigned (rotation, fallback owner, sticky, unassigned) depends on when the bench
+      runs; the notes say how it went. capture_*_assignment_writes/reads: assignment's share of
+      those totals (routing-table UpdateItems, plus the GetItem of a returning person's lead).
+  assign_*_extra_*
+      what owner assignment adds to a capture: the landing service (accept) with the real
+      adapters against the embedded server, on a fixed clock and five always-on uncapped reps,
+      run with and without an assigner; the difference, cross-checked against the routing
+      table's and the lead read's own counts. Budgets: a new lead <= 2 writes, <= 1 read; a
+      returning lead whose owner is still eligible (sticky) <= 1 read, 0 writes. A returning
+      lead whose owner is unavailable rotates again (reported, no budget).
+  assignments_per_second_one_queue, rotation_counter_*, captures_with_assignment_per_second_*
+      8 threads over HTTP to the embedded server: 400 assignments (Assigner.assign: counter and
+      load UpdateItems) into one queue of five equal reps, with the per-rep spread (must stay
+      <= 1); 400 bare counter updates; 100 full captures with assignment. Local figures measure
+      moto (one request at a time), not DynamoDB. rotation_counter_ceiling_writes_per_second_
+      dynamodb is DynamoDB's documented per-partition write ceiling (1,000 units/s): one
+      queue's counter is one item, so about 1,000 assignments/s; the notes say how to shard it.
   *_item_bytes_*
       DynamoDB's size of the stored item, read raw back from the table: attribute names plus
       values (numbers ~ digits/2 + 1, maps and lists 3 B + 1 B per element). Budget: the lead
@@ -57,6 +75,7 @@ def main() -> int:
     crashed: list[str] = []
     sections: list[tuple[str, Callable[[list[str]], list[Figure]]]] = [
         ("capture path (DynamoDB requests, item sizes)", capture_path.run),
+        ("owner assignment (extra requests, assignments per second)", assignment.run),
         ("cold import", cold_import.run),
         ("capture latency", latency.run),
     ]

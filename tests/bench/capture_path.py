@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.bench.counting import ProcessTally, RequestCounter, describe
+from tests.bench.counting import ProcessTally, RequestCounter, describe, share
 from tests.bench.item_size import item_bytes, largest_attributes
 from tests.bench.report import Figure, at_most, info
 
@@ -23,6 +23,8 @@ TABLE_PREFIX = "leadclock-bench-"
 # Budgets from design.md: capture + assign + schedule a new lead.
 MAX_WRITES, MAX_READS, MAX_SCANS = 3, 1, 0
 MAX_LEAD_ITEM_BYTES = 1024
+KINDS = ("writes", "reads", "scans")
+FORM_PHONE = "+14155550142"  # TYPICAL_FORM's phone, normalised
 
 # A typical form lead: contact, a message, UTM source/medium/campaign, a gclid and the landing
 # page with its query string, as a website form posts it.
@@ -112,6 +114,13 @@ def _measure(endpoint: str, tally: ProcessTally, notes: list[str]) -> list[Figur
         raise RuntimeError("the team configuration was not cached after save()")
 
     figures: list[Figure] = []
+    # Assignment's share of a capture: the rotation counter and rep load updates on the routing
+    # table, and the read of a returning person's lead for stickiness (its only GetItem on the
+    # leads table; a cancelled transaction's diagnostic re-read would also be one, and is rare).
+    assignment_ops = {
+        settings.table("routing"): frozenset({"UpdateItem"}),
+        settings.table("leads"): frozenset({"GetItem"}),
+    }
 
     def scenario(key: str, post: Any, expected: str, budgeted: bool = True) -> dict[str, Any]:
         counter.reset()
@@ -131,23 +140,39 @@ def _measure(endpoint: str, tally: ProcessTally, notes: list[str]) -> list[Figur
             # was deferred to the replayer, so these counts would not describe a capture.
             raise RuntimeError(f"{key}: the event was recorded but not landed on a lead")
         figures.extend(_budgeted(key, counts) if budgeted else _informative(key, counts))
+        assigning = share(counts["tables"], assignment_ops)
+        figures.extend(info(f"{key}_assignment_{kind}", assigning[kind]) for kind in KINDS[:2])
         notes.append(f"{key}: {describe(counts['calls'])}" + _retries(counts))
-        return {"lead_id": lead_id, **counts}
+        return {"lead_id": lead_id, "assignment": assigning, **counts}
+
+    def assigned(key: str, counts: dict[str, Any], phone: str) -> None:
+        # The demo team's reps keep working hours and the bench runs on the wall clock, so how
+        # a lead is assigned (and so the share) depends on when it runs: say how it went.
+        how = _how(raw, settings, phone)
+        a = counts["assignment"]
+        notes.append(
+            f"  assignment share of {key}: {a['writes']} of {counts['writes']} writes, "
+            f"{a['reads']} of {counts['reads']} reads; the lead is now {how}"
+        )
 
     form = dict(TYPICAL_FORM)
     new = scenario("capture_new_lead", lambda: _post_form(http, form), "created")
+    assigned("capture_new_lead", new, FORM_PHONE)
     lead_item = _get(raw, settings.table("leads"), {"lead_id": {"S": new["lead_id"]}})
     touches = _query(raw, settings.table("touchpoints"), new["lead_id"])
     event_item = _get(raw, settings.table("events"), {"event_key": touches[0]["event_key"]})
 
     again = dict(form, message="Following up: could someone call me back this afternoon?")
-    scenario("capture_returning_lead", lambda: _post_form(http, again), "updated")
+    returning = scenario("capture_returning_lead", lambda: _post_form(http, again), "updated")
+    assigned("capture_returning_lead", returning, FORM_PHONE)
     lead_after = _get(raw, settings.table("leads"), {"lead_id": {"S": new["lead_id"]}})
 
     sms = _sms_params("+14155550177")
-    scenario("capture_sms_new_lead", lambda: _post_sms(http, sms), "ok")
-    sms_again = _sms_params("+14155550142")  # the form lead's phone
-    scenario("capture_sms_returning_lead", lambda: _post_sms(http, sms_again), "ok")
+    sms_new = scenario("capture_sms_new_lead", lambda: _post_sms(http, sms), "ok")
+    assigned("capture_sms_new_lead", sms_new, "+14155550177")
+    sms_again = _sms_params(FORM_PHONE)  # the form lead's phone
+    sms_back = scenario("capture_sms_returning_lead", lambda: _post_sms(http, sms_again), "ok")
+    assigned("capture_sms_returning_lead", sms_back, FORM_PHONE)
 
     # A cold container has no cached team configuration: one more GetItem, then none for 30 s.
     wiring.use(dataclasses.replace(container, team=DynamoTeamStore()))
@@ -176,7 +201,24 @@ def _measure(endpoint: str, tally: ProcessTally, notes: list[str]) -> list[Figur
         f"(cached 30 s): {cold['reads']} reads there vs {new['reads']} warm. The figures above "
         "are for a warm container."
     )
+    notes.append(
+        "the capture figures include assignment (the handler always assigns); its share is "
+        "reported apart as capture_*_assignment_writes/reads, and measured against a capture "
+        "without assignment, on a fixed clock, in the assignment section."
+    )
     return figures
+
+
+def _how(raw: Any, settings: Any, phone: str) -> str:
+    """'owned by ana (rotation)', 'unassigned (<reason>)', … for the lead holding `phone`."""
+    key = {"key": {"S": f"phone:{phone}"}}
+    identity = _get(raw, settings.table("identities"), key)
+    lead = _get(raw, settings.table("leads"), {"lead_id": identity["lead_id"]})
+    explained = json.loads(lead.get("assignment", {}).get("S", "{}"))
+    owner, how = explained.get("owner"), explained.get("how", "never assigned")
+    if owner is None:
+        return f"unassigned ({explained.get('reason') or how})"
+    return f"owned by {owner} ({how})"
 
 
 def _dynamo_clients(models: Any, store: Any) -> list[Any]:
@@ -199,7 +241,7 @@ def _budgeted(key: str, counts: dict[str, Any]) -> list[Figure]:
 
 
 def _informative(key: str, counts: dict[str, Any]) -> list[Figure]:
-    return [info(f"{key}_dynamodb_{kind}", counts[kind]) for kind in ("writes", "reads", "scans")]
+    return [info(f"{key}_dynamodb_{kind}", counts[kind]) for kind in KINDS]
 
 
 def _retries(counts: dict[str, Any]) -> str:

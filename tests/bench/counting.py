@@ -20,6 +20,8 @@ class RequestCounter:
         self.sends = 0
         # Per call: operation and the number of items it touches (transactions, batches).
         self.log: list[tuple[str, int]] = []
+        # Per call, in the same order: operation and the tables it names (sorted).
+        self.tables: list[tuple[str, tuple[str, ...]]] = []
         self._clients: list[Any] = []
 
     def attach(self, client: Any) -> None:
@@ -40,6 +42,7 @@ class RequestCounter:
         self.calls.clear()
         self.sends = 0
         self.log.clear()
+        self.tables.clear()
 
     def snapshot(self) -> dict[str, Any]:
         """Writes, reads and scans so far, with the operations behind them."""
@@ -50,12 +53,14 @@ class RequestCounter:
             "other": sum(n for op, n in self.calls.items() if op not in WRITES | READS | SCANS),
             "sends": self.sends,
             "calls": list(self.log),
+            "tables": list(self.tables),
         }
 
     def _on_call(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
         operation = event_name.rsplit(".", 1)[-1]
         self.calls[operation] += 1
         self.log.append((operation, _items(params)))
+        self.tables.append((operation, _tables(params)))
 
     def _on_send(self, **_: Any) -> None:
         self.sends += 1
@@ -98,6 +103,37 @@ def describe(calls: list[tuple[str, int]]) -> str:
         else:
             parts.append(operation)
     return ", ".join(parts) or "none"
+
+
+def share(
+    tables: list[tuple[str, tuple[str, ...]]], wanted: dict[str, frozenset[str]]
+) -> dict[str, int]:
+    """Writes and reads among `tables` (a snapshot's "tables") that are one of `wanted`'s
+    operations on its table: {"routing": frozenset({"UpdateItem"})} counts the routing table's
+    UpdateItems. A call naming several tables (a transaction) is never part of a share."""
+    picked = [
+        op for op, names in tables if len(names) == 1 and op in wanted.get(names[0], frozenset())
+    ]
+    return {
+        "writes": sum(op in WRITES for op in picked),
+        "reads": sum(op in READS for op in picked),
+        "scans": sum(op in SCANS for op in picked),
+    }
+
+
+def _tables(request: dict[str, Any]) -> tuple[str, ...]:
+    """The tables a request names, read from its serialised JSON body."""
+    try:
+        body = json.loads(request.get("body") or b"{}")
+    except (TypeError, ValueError):
+        return ()
+    names: set[str] = set()
+    if isinstance(body.get("TableName"), str):
+        names.add(body["TableName"])
+    names.update(body.get("RequestItems", {}))
+    for item in body.get("TransactItems", ()):
+        names.update(op["TableName"] for op in item.values() if "TableName" in op)
+    return tuple(sorted(names))
 
 
 def _items(request: dict[str, Any]) -> int:

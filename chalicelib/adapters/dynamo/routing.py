@@ -48,12 +48,15 @@ class DynamoRoutingStore:
             raise
         return True
 
-    def release_load(self, rep: str) -> None:
-        """One open lead fewer for `rep` (contacted, or moved to someone else); never below 0."""
+    def release_load(self, rep: str, *, day: date | None = None) -> None:
+        """One open lead fewer for `rep` (and on `day`, when given); never below 0."""
+        actions: list[Any] = [RoutingModel.open.add(-1)]
+        condition: Any = RoutingModel.open > 0
+        if day is not None:
+            actions.append(_day(day).add(-1))
+            condition = condition & (_day(day) > 0)
         try:
-            RoutingModel(f"load#{rep}").update(
-                actions=[RoutingModel.open.add(-1)], condition=RoutingModel.open > 0
-            )
+            RoutingModel(f"load#{rep}").update(actions=actions, condition=condition)
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
