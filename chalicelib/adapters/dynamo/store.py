@@ -25,6 +25,7 @@ from chalicelib.adapters.dynamo.models import (
 from chalicelib.domain.capture import Capture
 from chalicelib.domain.errors import InvalidPayloadError
 from chalicelib.domain.model import Attribution, Lead, Touchpoint
+from chalicelib.domain.routing import Assignment
 from chalicelib.ports import (
     Clock,
     DuplicateTouchError,
@@ -191,7 +192,7 @@ class DynamoLeadStore:
         actions: list[Any] = [
             owner.set(assignment.owner) if assignment.owner else owner.remove(),
             LeadModel.owner_assigned_at.set(at),
-            LeadModel.assignment.set(assignment.to_dict()),
+            LeadModel.assignment.set(_compact(assignment)),
             LeadModel.updated_at.set(at),
         ]
         if expected:
@@ -313,7 +314,12 @@ def _lead_condition(change: LeadChange, at: str) -> Any:
     conditions = []
     if _moves_last_touch(change) and not change.is_new:
         conditions.append(
-            LeadModel.last_touch_at.does_not_exist() | (LeadModel.last_touch_at <= at)
+            # A lead's first touch is its last until another lands (then last_touch_at is set).
+            (
+                LeadModel.last_touch_at.does_not_exist()
+                & (LeadModel.created_at.does_not_exist() | (LeadModel.created_at <= at))
+            )
+            | (LeadModel.last_touch_at <= at)
         )
     if change.assignment is not None:
         # The owner this assignment was decided against must still be the owner: two deliveries
@@ -332,17 +338,15 @@ def _lead_actions(change: LeadChange, links: list[str], at: str) -> list[Any]:
         LeadModel.created_at.set(LeadModel.created_at | at),
         LeadModel.created_month.set(LeadModel.created_month | at[:7]),
         LeadModel.created_key.set(LeadModel.created_key | f"{at}#{change.lead_id}"),
-        LeadModel.first_source.set(LeadModel.first_source | touch.source),
         LeadModel.first_touch.set(LeadModel.first_touch | touch),
         LeadModel.status.set(LeadModel.status | "new"),
         LeadModel.updated_at.set(at),
         LeadModel.touch_count.add(1),
     ]
-    if _moves_last_touch(change):
-        actions.append(LeadModel.last_touch_at.set(at))
-        # A new lead's last touch is its first: stored once, it is read back from first_touch.
-        if not change.is_new:
-            actions.append(LeadModel.last_touch.set(touch))
+    # A new lead's last touch is its first: stored once, read back from first_touch and
+    # created_at. That keeps a typical new lead item under 1 KB.
+    if _moves_last_touch(change) and not change.is_new:
+        actions += [LeadModel.last_touch_at.set(at), LeadModel.last_touch.set(touch)]
     opt_out = capture.sms_opt_out
     keep = LeadModel.sms_opt_out | False
     actions.append(LeadModel.sms_opt_out.set(keep if opt_out is None else opt_out))
@@ -368,10 +372,24 @@ def _lead_actions(change: LeadChange, links: list[str], at: str) -> list[Any]:
         actions += [
             LeadModel.queue.set(assignment.queue) if assignment.queue else LeadModel.queue.remove(),
             LeadModel.owner.set(assignment.owner) if assignment.owner else LeadModel.owner.remove(),
-            LeadModel.owner_assigned_at.set(at),
-            LeadModel.assignment.set(assignment.to_dict()),
+            LeadModel.assignment.set(_compact(assignment)),
         ]
+        if not change.is_new:  # a new lead's owner was assigned when it was created
+            actions.append(LeadModel.owner_assigned_at.set(at))
     return actions
+
+
+def _compact(assignment: Assignment) -> dict[str, Any]:
+    # On the lead item: empty optional parts left out, skipped reps as {rep: reason}.
+    optional = ("reason", "eligible", "skipped", "weights", "position", "slot")
+    full = assignment.to_dict() | {"skipped": dict(assignment.skipped)}
+    return {k: v for k, v in full.items() if k not in optional or v not in (None, [], {})}
+
+
+def _explanation(stored: dict[str, Any]) -> dict[str, Any]:
+    skipped = stored.get("skipped") or {}
+    pairs = [{"rep": rep, "reason": why} for rep, why in skipped.items()]
+    return Assignment.from_dict({**stored, "skipped": pairs}).to_dict()
 
 
 def _touch_item(touch: Touchpoint) -> TouchpointModel:
@@ -415,11 +433,11 @@ def _lead(row: LeadModel) -> Lead:
         sms_opt_out=bool(row.sms_opt_out),
         touch_count=int(row.touch_count or 0),
         linked_lead_ids=frozenset(row.linked_lead_ids or ()),
-        last_touch_at=_parse(row.last_touch_at) if row.last_touch_at else None,
+        last_touch_at=_parse(row.last_touch_at or row.created_at),
         owner=row.owner,
         queue=row.queue,
-        owner_assigned_at=_parse(row.owner_assigned_at) if row.owner_assigned_at else None,
-        assignment=row.assignment,
+        owner_assigned_at=_parse(row.owner_assigned_at or row.created_at) if row.owner else None,
+        assignment=_explanation(row.assignment) if row.assignment else None,
         previous_owners=tuple(row.previous_owners or ()),
         first_response_at=_parse(row.first_response_at) if row.first_response_at else None,
         first_response_by=row.first_response_by,
@@ -439,7 +457,7 @@ def _touch(row: TouchpointModel) -> Touchpoint:
 
 
 def _matches(row: LeadModel, query: LeadQuery) -> bool:
-    return (query.source is None or row.first_source == query.source) and (
+    return (query.source is None or row.first_touch.source == query.source) and (
         query.status is None or row.status == query.status
     )
 
