@@ -47,19 +47,9 @@ class _FixedClock:
 
 def run(notes: list[str]) -> list[Figure]:
     """Every assignment figure; `notes` collects the lines printed under the table."""
-    from tests.bench.capture_path import _environment
+    from tests.bench.capture_path import on_embedded_stack
 
-    _environment()
-    from chalicelib.cli.embedded import EmbeddedAws
-
-    aws = EmbeddedAws().start()
-    tally = ProcessTally()
-    tally.install()
-    try:
-        return _measure(aws.url, tally, notes)
-    finally:
-        tally.uninstall()
-        aws.stop()
+    return on_embedded_stack(_measure, notes)
 
 
 def _team(reps: int = 5, *, paused: frozenset[str] = frozenset()) -> Any:

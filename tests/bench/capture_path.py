@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -47,6 +48,14 @@ TYPICAL_FORM = {
 
 def run(notes: list[str]) -> list[Figure]:
     """Every capture-path figure; `notes` collects the lines printed under the table."""
+    return on_embedded_stack(_measure, notes)
+
+
+def on_embedded_stack(
+    measure: Callable[[str, ProcessTally, list[str]], list[Figure]], notes: list[str]
+) -> list[Figure]:
+    """Run `measure(endpoint, tally, notes)` against a fresh embedded server, every DynamoDB
+    call in the process tallied, and stop both after."""
     _environment()
     from chalicelib.cli.embedded import EmbeddedAws
 
@@ -54,7 +63,7 @@ def run(notes: list[str]) -> list[Figure]:
     tally = ProcessTally()
     tally.install()
     try:
-        return _measure(aws.url, tally, notes)
+        return measure(aws.url, tally, notes)
     finally:
         tally.uninstall()
         aws.stop()
