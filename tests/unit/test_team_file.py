@@ -12,13 +12,8 @@ import pytest
 
 from chalicelib.domain.errors import ConfigError
 from chalicelib.domain.team import Member, QueueConfig, RepConfig, RuleConfig, TeamConfig
-from chalicelib.team_file import (
-    QUOTE_IT,
-    SLUG_RULE,
-    load_team_file,
-    team_from_dict,
-    team_to_dict,
-)
+from chalicelib.team_checks import QUOTE_IT, SLUG_RULE
+from chalicelib.team_file import load_team_file, team_from_dict, team_to_dict
 
 DEMO = Path(__file__).resolve().parents[2] / "infra" / "team.demo.yaml"
 
