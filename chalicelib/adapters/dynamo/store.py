@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import re
 import threading
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,17 +10,24 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.dynamo.cursor import decode_cursor, encode_cursor, matches, months
+from chalicelib.adapters.dynamo.mapping import (
+    attribution_attr,
+    compact_assignment,
+    iso,
+    lead_from_row,
+    parse,
+    touch_from_row,
+    touch_item,
+)
 from chalicelib.adapters.dynamo.models import (
-    AttributionAttr,
     EventModel,
     IdentityModel,
     LeadModel,
     TouchpointModel,
 )
 from chalicelib.domain.capture import Capture
-from chalicelib.domain.errors import InvalidPayloadError
-from chalicelib.domain.model import Attribution, Lead, Touchpoint
-from chalicelib.domain.routing import Assignment
+from chalicelib.domain.model import Lead, Touchpoint
 from chalicelib.ports import (
     Clock,
     DuplicateTouchError,
@@ -41,12 +43,6 @@ from chalicelib.ports import (
 )
 
 _PENDING = "pending"
-# Listing without `since` looks back this many months at most, so an empty table stays cheap;
-# with `since` it walks back to that month, but never more than _MAX_MONTHS partitions.
-_LIST_MONTHS = 24
-_MAX_MONTHS = 120
-_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
-_CURSOR_KEYS = ("lead_id", "created_month", "created_key")
 
 
 class _SystemClock:
@@ -80,7 +76,7 @@ class DynamoLeadStore:
         """Store the event unless its key exists (or exists from before `replace_before`)."""
         item = EventModel(
             event.event_key,
-            received_at=_iso(event.received_at),
+            received_at=iso(event.received_at),
             status=_PENDING,
             pending=_PENDING,
             capture=event.capture.to_dict(),
@@ -89,25 +85,25 @@ class DynamoLeadStore:
         )
         condition = EventModel.event_key.does_not_exist()
         if replace_before is not None:
-            condition = condition | (EventModel.received_at < _iso(replace_before))
+            condition = condition | (EventModel.received_at < iso(replace_before))
         try:
             item.save(condition=condition)
         except PutError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
             old = EventModel.get(event.event_key, consistent_read=True)
-            return RecordedEvent(False, _parse(old.received_at), old.status, old.lead_id)
+            return RecordedEvent(False, parse(old.received_at), old.status, old.lead_id)
         return RecordedEvent(True, event.received_at)
 
     def pending_events(self, *, received_before: datetime, limit: int) -> list[InboundEvent]:
         """Events recorded but not landed, oldest first, from the sparse index."""
         rows = EventModel.pending_index.query(
-            _PENDING, EventModel.received_at < _iso(received_before), limit=limit
+            _PENDING, EventModel.received_at < iso(received_before), limit=limit
         )
         return [
             InboundEvent(
                 row.event_key,
-                _parse(row.received_at),
+                parse(row.received_at),
                 Capture.from_dict(row.capture),
                 row.raw_body or "",
                 row.content_type or "",
@@ -140,7 +136,7 @@ class DynamoLeadStore:
         """Upsert the lead, add the touchpoint, claim identities, link leads and close the
         event, all in one TransactWriteItems so a failure leaves nothing half-written."""
         touch, capture = change.touchpoint, change.capture
-        at = _iso(touch.at)
+        at = iso(touch.at)
         # A transaction may name an item once only.
         claims = list(dict.fromkeys(change.claims))
         links = [x for x in dict.fromkeys(change.links) if x != change.lead_id]
@@ -149,7 +145,7 @@ class DynamoLeadStore:
         kinds = ["touch"] + ["claim"] * len(claims) + ["lead"] + ["link"] * len(links) + ["event"]
         try:
             with TransactWrite(connection=self._conn()) as tx:
-                tx.save(_touch_item(touch), condition=TouchpointModel.sk.does_not_exist())
+                tx.save(touch_item(touch), condition=TouchpointModel.sk.does_not_exist())
                 for key in claims:
                     claim = IdentityModel(key, lead_id=change.lead_id, created_at=at)
                     tx.save(claim, condition=IdentityModel.key.does_not_exist())
@@ -186,13 +182,13 @@ class DynamoLeadStore:
 
     def reassign(self, change: OwnerChange) -> None:
         """Move the lead and add its "reassigned" timeline entry in one transaction."""
-        touch, assignment, at = change.touchpoint, change.assignment, _iso(change.touchpoint.at)
+        touch, assignment, at = change.touchpoint, change.assignment, iso(change.touchpoint.at)
         owner = LeadModel.owner
         expected = change.expected_owner
         actions: list[Any] = [
             owner.set(assignment.owner) if assignment.owner else owner.remove(),
             LeadModel.owner_assigned_at.set(at),
-            LeadModel.assignment.set(_compact(assignment)),
+            LeadModel.assignment.set(compact_assignment(assignment)),
             LeadModel.updated_at.set(at),
         ]
         if expected:
@@ -200,7 +196,7 @@ class DynamoLeadStore:
             actions.append(history.set((history | []).append([expected])))
         try:
             with TransactWrite(connection=self._conn()) as tx:
-                tx.save(_touch_item(touch), condition=TouchpointModel.sk.does_not_exist())
+                tx.save(touch_item(touch), condition=TouchpointModel.sk.does_not_exist())
                 tx.update(
                     LeadModel(change.lead_id),
                     actions=actions,
@@ -218,20 +214,20 @@ class DynamoLeadStore:
     def get_lead(self, lead_id: str) -> Lead | None:
         """The lead, read consistently so a lead just captured is always found."""
         try:
-            return _lead(LeadModel.get(lead_id, consistent_read=True))
+            return lead_from_row(LeadModel.get(lead_id, consistent_read=True))
         except LeadModel.DoesNotExist:
             return None
 
     def touchpoints(self, lead_id: str) -> list[Touchpoint]:
         """The lead's timeline, oldest first."""
-        return [_touch(row) for row in TouchpointModel.query(lead_id, consistent_read=True)]
+        return [touch_from_row(row) for row in TouchpointModel.query(lead_id, consistent_read=True)]
 
     def list_leads(self, query: LeadQuery) -> LeadPage:
         """Newest first, month partition by month, filters applied after a batched read."""
-        cursor = _decode(query.cursor)
-        since = _iso(query.since) if query.since else None
+        cursor = decode_cursor(query.cursor)
+        since = iso(query.since) if query.since else None
         leads: list[Lead] = []
-        for month in _months(self._clock.now(), query.since, cursor.get("m")):
+        for month in months(self._clock.now(), query.since, cursor.get("m")):
             start = cursor.get("k") if cursor.get("m") == month else None
             condition = LeadModel.created_key >= since if since else None
             while True:
@@ -249,11 +245,11 @@ class DynamoLeadStore:
                 rows = {r.lead_id: r for r in LeadModel.batch_get(keys)} if keys else {}
                 for lead_id in keys:
                     row = rows.get(lead_id)
-                    if row is None or not _matches(row, query):
+                    if row is None or not matches(row, query):
                         continue
-                    leads.append(_lead(row))
+                    leads.append(lead_from_row(row))
                     if len(leads) == query.limit:
-                        return LeadPage(leads, _encode(month, row))
+                        return LeadPage(leads, encode_cursor(month, row))
                 start = page.last_evaluated_key
                 if not start:
                     break
@@ -333,7 +329,7 @@ def _lead_condition(change: LeadChange, at: str) -> Any:
 
 
 def _lead_actions(change: LeadChange, links: list[str], at: str) -> list[Any]:
-    capture, touch = change.capture, _attr(change.touchpoint.attribution.for_lead())
+    capture, touch = change.capture, attribution_attr(change.touchpoint.attribution.for_lead())
     actions: list[Any] = [
         LeadModel.created_at.set(LeadModel.created_at | at),
         LeadModel.created_month.set(LeadModel.created_month | at[:7]),
@@ -372,148 +368,8 @@ def _lead_actions(change: LeadChange, links: list[str], at: str) -> list[Any]:
         actions += [
             LeadModel.queue.set(assignment.queue) if assignment.queue else LeadModel.queue.remove(),
             LeadModel.owner.set(assignment.owner) if assignment.owner else LeadModel.owner.remove(),
-            LeadModel.assignment.set(_compact(assignment)),
+            LeadModel.assignment.set(compact_assignment(assignment)),
         ]
         if not change.is_new:  # a new lead's owner was assigned when it was created
             actions.append(LeadModel.owner_assigned_at.set(at))
     return actions
-
-
-def _compact(assignment: Assignment) -> dict[str, Any]:
-    # On the lead item: empty optional parts left out, skipped reps as {rep: reason}.
-    optional = ("reason", "eligible", "skipped", "weights", "position", "slot")
-    full = assignment.to_dict() | {"skipped": dict(assignment.skipped)}
-    return {k: v for k, v in full.items() if k not in optional or v not in (None, [], {})}
-
-
-def _explanation(stored: dict[str, Any]) -> dict[str, Any]:
-    skipped = stored.get("skipped") or {}
-    pairs = [{"rep": rep, "reason": why} for rep, why in skipped.items()]
-    return Assignment.from_dict({**stored, "skipped": pairs}).to_dict()
-
-
-def _touch_item(touch: Touchpoint) -> TouchpointModel:
-    at = _iso(touch.at)
-    return TouchpointModel(
-        touch.lead_id,
-        f"{at}#{touch.event_key}",
-        event_key=touch.event_key,
-        at=at,
-        channel=touch.channel,
-        kind=touch.kind,
-        attribution=_attr(touch.attribution),
-        detail=dict(touch.detail) or None,
-    )
-
-
-def _attr(a: Attribution) -> AttributionAttr:
-    values = {k: v for k, v in asdict(a).items() if v not in (None, {}, "")}
-    return AttributionAttr(**values)  # type: ignore[no-untyped-call]
-
-
-def _attribution(m: AttributionAttr) -> Attribution:
-    data = m.as_dict()  # type: ignore[no-untyped-call]
-    for key in ("utm", "utm_raw", "click_ids"):
-        data[key] = dict(data.get(key) or {})
-    return Attribution(**data)
-
-
-def _lead(row: LeadModel) -> Lead:
-    return Lead(
-        lead_id=row.lead_id,
-        created_at=_parse(row.created_at),
-        updated_at=_parse(row.updated_at),
-        first_touch=_attribution(row.first_touch),
-        last_touch=_attribution(row.last_touch or row.first_touch),
-        phone=row.phone,
-        email=row.email,
-        name=row.name,
-        company=row.company,
-        status=row.status,
-        sms_opt_out=bool(row.sms_opt_out),
-        touch_count=int(row.touch_count or 0),
-        linked_lead_ids=frozenset(row.linked_lead_ids or ()),
-        last_touch_at=_parse(row.last_touch_at or row.created_at),
-        owner=row.owner,
-        queue=row.queue,
-        owner_assigned_at=_parse(row.owner_assigned_at or row.created_at) if row.owner else None,
-        assignment=_explanation(row.assignment) if row.assignment else None,
-        previous_owners=tuple(row.previous_owners or ()),
-        first_response_at=_parse(row.first_response_at) if row.first_response_at else None,
-        first_response_by=row.first_response_by,
-    )
-
-
-def _touch(row: TouchpointModel) -> Touchpoint:
-    return Touchpoint(
-        event_key=row.event_key,
-        lead_id=row.lead_id,
-        at=_parse(row.at),
-        channel=row.channel,
-        kind=row.kind,
-        attribution=_attribution(row.attribution),
-        detail=row.detail or {},
-    )
-
-
-def _matches(row: LeadModel, query: LeadQuery) -> bool:
-    return (query.source is None or row.first_touch.source == query.source) and (
-        query.status is None or row.status == query.status
-    )
-
-
-def _months(now: datetime, since: datetime | None, start: str | None) -> list[str]:
-    now = now.astimezone(UTC)
-    year, month = (int(start[:4]), int(start[5:7])) if start else (now.year, now.month)
-    if since is None:
-        floor, most = None, _LIST_MONTHS
-    else:
-        since = since.astimezone(UTC)
-        floor, most = (since.year, since.month), _MAX_MONTHS
-    out: list[str] = []
-    while len(out) < most and (floor is None or (year, month) >= floor):
-        out.append(f"{year:04d}-{month:02d}")
-        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-    return out
-
-
-def _encode(month: str, row: LeadModel) -> str:
-    key = {
-        "lead_id": {"S": row.lead_id},
-        "created_month": {"S": row.created_month},
-        "created_key": {"S": row.created_key},
-    }
-    return base64.urlsafe_b64encode(json.dumps({"m": month, "k": key}).encode()).decode()
-
-
-def _decode(cursor: str | None) -> dict[str, Any]:
-    if not cursor:
-        return {}
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
-    except (ValueError, binascii.Error):
-        data = None
-    # Anything short of the exact shape _encode writes would reach DynamoDB as a bad start key.
-    if not (
-        isinstance(data, dict)
-        and isinstance(data.get("m"), str)
-        and _MONTH.fullmatch(data["m"])
-        and isinstance(data.get("k"), dict)
-        and set(data["k"]) == set(_CURSOR_KEYS)
-        and all(_is_string_value(data["k"][name]) for name in _CURSOR_KEYS)
-        and data["k"]["created_month"] == {"S": data["m"]}
-    ):
-        raise InvalidPayloadError("not a cursor this API returned", field="cursor")
-    return data
-
-
-def _is_string_value(value: Any) -> bool:
-    return isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str)
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _parse(value: str) -> datetime:
-    return datetime.fromisoformat(value)
