@@ -118,6 +118,16 @@ class RecordedEvent:
 
 
 @dataclass(frozen=True)
+class LoadClaim:
+    """One more open lead, and one more on `day`, for `rep`; refused at the caps given."""
+
+    rep: str
+    day: date
+    max_open: int | None = None
+    max_per_day: int | None = None
+
+
+@dataclass(frozen=True)
 class LeadChange:
     """One atomic change: a touchpoint lands on a lead, which is created if it does not exist."""
 
@@ -132,6 +142,7 @@ class LeadChange:
     # lead must have no owner), so two deliveries can never both assign.
     assignment: Assignment | None = None
     expected_owner: str | None = None
+    load: LoadClaim | None = None  # claimed in the same atomic write as the lead change
 
 
 @dataclass(frozen=True)
@@ -151,6 +162,14 @@ class IdentityTakenError(Exception):
 class DuplicateTouchError(Exception):
     """The touchpoint is already on the lead, or its event was superseded by a newer delivery
     (a form re-submitted after the de-duplication window): either way, nothing to land."""
+
+
+class AtCapError(Exception):
+    """The rep a load claim named reached a cap meanwhile; nothing was written."""
+
+    def __init__(self, rep: str) -> None:
+        super().__init__(rep)
+        self.rep = rep
 
 
 class OwnerChangedError(Exception):
@@ -204,8 +223,9 @@ class LeadStore(Protocol):
         ...
 
     def apply(self, change: LeadChange) -> None:
-        """Land the change atomically and close its event; raises IdentityTakenError,
-        DuplicateTouchError, StaleTouchError or OwnerChangedError, and then nothing is written."""
+        """Land the change (and its load claim) atomically and close its event; raises
+        IdentityTakenError, DuplicateTouchError, StaleTouchError, OwnerChangedError or
+        AtCapError, and then nothing is written."""
         ...
 
     def reassign(self, change: OwnerChange) -> None:

@@ -15,6 +15,7 @@ from chalicelib.domain.errors import InvalidPayloadError
 from chalicelib.domain.model import Attribution, Lead, Touchpoint
 from chalicelib.domain.team import TeamConfig
 from chalicelib.ports import (
+    AtCapError,
     DuplicateTouchError,
     IdentityTakenError,
     InboundEvent,
@@ -119,9 +120,11 @@ class MemoryLeadStore:
     where DynamoDB looks back 24 months from the store's clock.
 
     `fail_next_apply` makes the next apply raise that error and write nothing (a crash or an
-    outage between recording an event and landing it)."""
+    outage between recording an event and landing it). A change's load claim is taken from
+    `routing` (the same counters the assignment reads), as the last condition before writing."""
 
-    def __init__(self) -> None:
+    def __init__(self, routing: MemoryRoutingStore | None = None) -> None:
+        self.routing = routing or MemoryRoutingStore()
         # Tests read these directly: event key → (event, status, lead id); identity key → lead
         # id; lead id → lead; lead id → touchpoint sort key → touchpoint.
         self.events: dict[str, tuple[InboundEvent, str, str | None]] = {}
@@ -191,6 +194,11 @@ class MemoryLeadStore:
             moves = change.capture.creates_lead and change.moves_last_touch
             if moves and lead and lead.last_touch_at and lead.last_touch_at > change.touchpoint.at:
                 raise StaleTouchError()
+            claim = change.load
+            if claim is not None and not self.routing.take_load(
+                claim.rep, claim.day, max_open=claim.max_open, max_per_day=claim.max_per_day
+            ):
+                raise AtCapError(claim.rep)
             self.leads[change.lead_id] = _upsert(
                 self.leads.get(change.lead_id), change, touch, links
             )

@@ -1,7 +1,12 @@
-"""Owner assignment inside the capture request: stickiness, weighted rotation, caps, fallback."""
+"""Owner assignment inside the capture request: stickiness, weighted rotation, caps, fallback.
+
+Capture draws a rotation position (one atomic counter update) and decides; the rep's load is
+claimed inside the same transaction that lands the lead, so a lead never holds load it did not
+get, and a rep who filled up meanwhile is passed over from the same slot (AtCapError)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from chalicelib.domain.capture import Capture
@@ -14,6 +19,7 @@ from chalicelib.ports import (
     Clock,
     DuplicateTouchError,
     LeadStore,
+    LoadClaim,
     OwnerChange,
     OwnerChangedError,
     RoutingStore,
@@ -24,38 +30,51 @@ from chalicelib.ports import (
 MAX_REASSIGNMENTS = 5
 
 
+@dataclass(frozen=True)
+class Decision:
+    """An assignment, the load it claims, and what it takes to decide again without a rep."""
+
+    assignment: Assignment
+    claim: LoadClaim | None
+    team: TeamConfig = field(repr=False)
+    position: int
+    at: datetime
+    loads: dict[str, RepLoad] = field(default_factory=dict)
+    holder: str | None = None  # the rep who already holds this lead open (no second claim)
+    tried: frozenset[str] = frozenset()
+    current: str | None = None
+
+    def without(self, rep: str) -> Decision:
+        """Decide again from the same slot, `rep` now at a cap. Each call removes one rep."""
+        config = self.team.rep(rep)
+        full = RepLoad(
+            open=(config.max_open or 0) if config else 0,
+            today=(config.max_per_day or 0) if config else 0,
+        )
+        return _decide(replace(self, loads={**self.loads, rep: full}))
+
+
 class Assigner:
     """What landing needs to assign owners: the team, the counters and the clock."""
 
     def __init__(self, *, team: TeamStore, routing: RoutingStore, clock: Clock) -> None:
         self._team, self._routing, self._clock = team, routing, clock
 
-    def assign(self, capture: Capture, previous: Lead | None) -> Assignment | None:
+    def assign(self, capture: Capture, previous: Lead | None) -> Decision | None:
         """See `assign` below."""
         team = self._team.load()
         return assign(
             capture, team=team, routing=self._routing, at=self._clock.now(), previous=previous
         )
 
-    def undo(self, assignment: Assignment | None) -> None:
-        """Give back the load an assignment took (open and today's count) when its lead change
-        did not land."""
-        if assignment is None or not assignment.owner:
+    def landed(self, decision: Decision | None, previous: Lead | None) -> None:
+        """After the change landed: a lead that moved from an owner who had not answered it
+        gives that owner's open count back."""
+        old = previous.owner if previous else None
+        if decision is None or old is None or old == decision.assignment.owner:
             return
-        rep = self._team.load().rep(assignment.owner)
-        day = local_day(rep, self._clock.now()) if rep else None
-        self._routing.release_load(assignment.owner, day=day)
-
-    def landed(self, assignment: Assignment | None, previous: Lead | None) -> None:
-        """Settle the load counts once a change landed on a returning person's lead."""
-        if assignment is None or previous is None or previous.owner is None:
-            return
-        if previous.owner == assignment.owner:
-            # Rotation landed on the same owner: they hold this lead open once, not twice.
-            self.undo(assignment)
-        elif previous.first_response_at is None:
-            # The lead moved from an owner who had not answered it: their open count goes back.
-            self._routing.release_load(previous.owner)
+        if previous is not None and previous.first_response_at is None:
+            self._routing.release_load(old)
 
 
 def assign(
@@ -65,21 +84,22 @@ def assign(
     routing: RoutingStore,
     at: datetime,
     previous: Lead | None,
-) -> Assignment | None:
-    """The assignment for a lead that needs an owner, or None when its owner stays (a returning
+) -> Decision | None:
+    """The decision for a lead that needs an owner, or None when its owner stays (a returning
     person whose owner is still eligible and recent: nothing is written)."""
     queue, rule = match_queue(team, capture)
-    if previous is not None and previous.owner:
-        kept = sticky_assignment(
-            team, queue, rule, at, {}, previous.owner, previous.owner_assigned_at
-        )
+    owner = previous.owner if previous else None
+    if previous is not None and owner:
+        kept = sticky_assignment(team, queue, rule, at, {}, owner, previous.owner_assigned_at)
         if kept is not None:
             return None
     # The counter is taken only for a rotation, so sticky leads do not spend positions and the
     # weights stay exact over any window of consecutive rotations. A returning person's owner is
     # not excluded: rotation may land on them again, and they stay the queue's fallback owner if
     # they are it (only reassignment moves a lead away from its owner on purpose).
-    return _rotate(team, queue, rule, routing=routing, at=at, current=None)
+    position = routing.next_position(queue or "")
+    unset = Assignment(queue=queue, rule=rule, owner=None, how="unassigned")
+    return _decide(Decision(unset, None, team, position, at, holder=owner))
 
 
 def reassign(
@@ -104,10 +124,27 @@ def reassign(
     config, at = team.load(), clock.now()
     queue = lead.queue or config.default_queue
     rule = (lead.assignment or {}).get("rule")
-    tried = frozenset(lead.previous_owners)
-    assignment = _rotate(
-        config, queue, rule, routing=routing, at=at, current=lead.owner, tried=tried
+    unset = Assignment(queue=queue, rule=rule, owner=None, how="unassigned")
+    decision = _decide(
+        Decision(
+            unset,
+            None,
+            config,
+            routing.next_position(queue or ""),
+            at,
+            tried=frozenset(lead.previous_owners),
+            current=lead.owner,
+        )
     )
+    # Not the capture path: the load is claimed on its own, before the move.
+    while decision.claim is not None and not routing.take_load(
+        decision.claim.rep,
+        decision.claim.day,
+        max_open=decision.claim.max_open,
+        max_per_day=decision.claim.max_per_day,
+    ):
+        decision = decision.without(decision.claim.rep)
+    assignment = decision.assignment
     if assignment.owner is None:
         raise ConflictError(f"nobody else can take this lead: {assignment.reason}")
     touch = Touchpoint(
@@ -124,7 +161,9 @@ def reassign(
         store.reassign(OwnerChange(lead_id, assignment, lead.owner, touch))
     except (OwnerChangedError, DuplicateTouchError):
         # Someone moved it first: give the load back and answer with the lead as it is.
-        routing.release_load(assignment.owner)
+        claim = decision.claim
+        if claim is not None:
+            routing.release_load(claim.rep, day=claim.day)
     else:
         if lead.owner:
             routing.release_load(lead.owner)
@@ -133,34 +172,31 @@ def reassign(
     return moved
 
 
-def _rotate(
-    team: TeamConfig,
-    queue: str | None,
-    rule: str | None,
-    *,
-    routing: RoutingStore,
-    at: datetime,
-    current: str | None,
-    tried: frozenset[str] = frozenset(),
-) -> Assignment:
-    position = routing.next_position(queue or "")
-    loads: dict[str, RepLoad] = {}
-    while True:
-        assignment = decide(
-            team, queue, rule, position, at, loads, None, None, exclude=tried, current_owner=current
-        )
-        rep = team.rep(assignment.owner) if assignment.owner else None
-        if rep is None:
-            return assignment  # unassigned, with its reason
-        # The fallback owner is the queue's explicit catch-all: counted, never refused.
-        capped = assignment.how == "rotation"
-        if routing.take_load(
-            rep.id,
-            local_day(rep, at),
-            max_open=rep.max_open if capped else None,
-            max_per_day=rep.max_per_day if capped else None,
-        ):
-            return assignment
-        # At a cap the counter said no: look again from the same slot without them. Each round
-        # removes one rep, so this ends.
-        loads[rep.id] = RepLoad(open=rep.max_open or 0, today=rep.max_per_day or 0)
+def _decide(d: Decision) -> Decision:
+    assignment = decide(
+        d.team,
+        d.assignment.queue,
+        d.assignment.rule,
+        d.position,
+        d.at,
+        d.loads,
+        None,
+        None,
+        exclude=d.tried,
+        current_owner=d.current,
+    )
+    return replace(d, assignment=assignment, claim=_claim(d, assignment))
+
+
+def _claim(d: Decision, assignment: Assignment) -> LoadClaim | None:
+    rep = d.team.rep(assignment.owner) if assignment.owner else None
+    if rep is None or rep.id == d.holder:
+        return None  # nobody, or the rep already holds this lead open
+    # The fallback owner is the queue's explicit catch-all: counted, never refused.
+    capped = assignment.how == "rotation"
+    return LoadClaim(
+        rep=rep.id,
+        day=local_day(rep, d.at),
+        max_open=rep.max_open if capped else None,
+        max_per_day=rep.max_per_day if capped else None,
+    )

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 
 from chalicelib.domain.capture import Capture
 from chalicelib.domain.model import Touchpoint
-from chalicelib.domain.routing import Assignment
 from chalicelib.logs import get_logger
 from chalicelib.ports import (
+    AtCapError,
     Clock,
     DuplicateTouchError,
     IdentityTakenError,
@@ -20,7 +20,7 @@ from chalicelib.ports import (
     OwnerChangedError,
     StaleTouchError,
 )
-from chalicelib.services.assignment import Assigner
+from chalicelib.services.assignment import Assigner, Decision
 
 log = get_logger(__name__)
 
@@ -90,11 +90,11 @@ def land(event: InboundEvent, *, store: LeadStore, assigner: Assigner | None = N
             store.mark_event(capture.event_key, "unmatched")
             return Landed("unmatched")
         lead_id = lead_ids[0] if lead_ids else new_lead_id()
-        previous, assignment = None, None
+        previous, decision = None, None
         if assigner is not None and capture.creates_lead:
             # One read, for a returning person only: who owns them now (stickiness).
             previous = store.get_lead(lead_id) if lead_ids else None
-            assignment = assigner.assign(capture, previous)
+            decision = assigner.assign(capture, previous)
         change = LeadChange(
             lead_id=lead_id,
             touchpoint=_touchpoint(event, lead_id),
@@ -102,25 +102,20 @@ def land(event: InboundEvent, *, store: LeadStore, assigner: Assigner | None = N
             claims=tuple(k for k in capture.claims if k not in known),
             links=tuple(lead_ids[1:]),
             is_new=not lead_ids,
-            assignment=assignment,
+            assignment=decision.assignment if decision else None,
             expected_owner=previous.owner if previous else None,
+            load=decision.claim if decision else None,
         )
         try:
-            _apply(store, change)
+            decision = _apply_within_caps(store, change, decision)
         except (IdentityTakenError, OwnerChangedError):
-            # A concurrent delivery got there first: give back what this one took, look again.
-            _undo(assigner, assignment)
-            continue
+            continue  # a concurrent delivery got there first: look again
         except DuplicateTouchError:
-            _undo(assigner, assignment)
             return Landed("duplicate", lead_id)
-        except BaseException:
-            _undo(assigner, assignment)
-            raise
         if assigner is not None:
-            assigner.landed(assignment, previous)
+            assigner.landed(decision, previous)
         status = "updated" if lead_ids else "created"
-        owner = assignment.owner if assignment else (previous.owner if previous else None)
+        owner = decision.assignment.owner if decision else (previous.owner if previous else None)
         log.info(
             "lead %s",
             status,
@@ -130,9 +125,20 @@ def land(event: InboundEvent, *, store: LeadStore, assigner: Assigner | None = N
     raise LandingConflictError(capture.event_key)
 
 
-def _undo(assigner: Assigner | None, assignment: Assignment | None) -> None:
-    if assigner is not None:
-        assigner.undo(assignment)
+def _apply_within_caps(
+    store: LeadStore, change: LeadChange, decision: Decision | None
+) -> Decision | None:
+    """Apply the change; when its rep reached a cap meanwhile, decide again from the same slot
+    without them (each round passes one more rep over, so this ends)."""
+    while True:
+        try:
+            _apply(store, change)
+            return decision
+        except AtCapError as exc:
+            if decision is None:
+                raise
+            decision = decision.without(exc.rep)
+            change = replace(change, assignment=decision.assignment, load=decision.claim)
 
 
 def _apply(store: LeadStore, change: LeadChange) -> None:

@@ -209,9 +209,17 @@ def _throughput(
     lock = threading.Lock()
 
     def assign_one(_: int) -> None:
-        owner = assigner.assign(capture, None).owner
+        # A decision, then its load claim (which capture makes inside the lead's transaction).
+        decision = assigner.assign(capture, None)
+        while decision.claim and not routing.take_load(
+            decision.claim.rep,
+            decision.claim.day,
+            max_open=decision.claim.max_open,
+            max_per_day=decision.claim.max_per_day,
+        ):
+            decision = decision.without(decision.claim.rep)
         with lock:
-            owners.append(owner)
+            owners.append(decision.assignment.owner)
 
     assign_s = _in_threads(ASSIGNMENTS, assign_one)
     counts = Counter(owners)

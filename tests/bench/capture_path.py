@@ -124,9 +124,10 @@ def _measure(endpoint: str, tally: ProcessTally, notes: list[str]) -> list[Figur
         raise RuntimeError("the team configuration was not cached after save()")
 
     figures: list[Figure] = []
-    # Assignment's share of a capture: the rotation counter and rep load updates on the routing
-    # table, and the read of a returning person's lead for stickiness (its only GetItem on the
-    # leads table; a cancelled transaction's diagnostic re-read would also be one, and is rare).
+    # Assignment's share of a capture: the rotation counter update on the routing table (the
+    # rep's load is claimed inside the lead's transaction, so it costs no request of its own),
+    # an old owner's load given back, and the read of a returning person's lead for stickiness
+    # (its only GetItem on the leads table; a cancelled transaction's re-read is rare).
     assignment_ops = {
         settings.table("routing"): frozenset({"UpdateItem"}),
         settings.table("leads"): frozenset({"GetItem"}),

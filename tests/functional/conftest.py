@@ -87,8 +87,8 @@ class Stack:
 
     def reset(self) -> None:
         """Start again with an empty store and the clock at T0 (one per hypothesis example)."""
-        self.store = MemoryLeadStore()
         self.routing = MemoryRoutingStore()
+        self.store = MemoryLeadStore(self.routing)
         self.clock = FakeClock()
         wiring.use(
             wiring.Container(

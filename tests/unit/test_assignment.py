@@ -31,7 +31,7 @@ from chalicelib.domain.team import (
 from chalicelib.ports import LeadChange
 from chalicelib.services.assignment import Assigner
 from chalicelib.services.landing import Landed, accept, replay_pending
-from tests.fakes import T0, FakeClock, MemoryLeadStore, MemoryRoutingStore, StaticTeamStore
+from tests.fakes import T0, FakeClock, MemoryLeadStore, StaticTeamStore
 
 # T0 is Monday 2026-11-02 14:00 UTC.
 EMAIL = "pat@example.com"
@@ -61,7 +61,8 @@ class World:
 
     def __init__(self, team: TeamConfig, store: MemoryLeadStore | None = None) -> None:
         self.store = store or MemoryLeadStore()
-        self.routing = MemoryRoutingStore()
+        # The load is claimed in the lead store's atomic apply, from the same counters.
+        self.routing = self.store.routing
         self.clock = FakeClock()
         self.team = StaticTeamStore(team)
         self.assigner = Assigner(team=self.team, routing=self.routing, clock=self.clock)

@@ -9,6 +9,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.operand import Path
 
 from chalicelib.adapters.dynamo.models import RoutingModel
+from chalicelib.ports import LoadClaim
 
 # Daily counts live in one attribute per day on the rep's load item ("d2026-11-22"); the days
 # before are removed as the rep takes leads, so an item holds at most a week of them.
@@ -30,18 +31,10 @@ class DynamoRoutingStore:
     ) -> bool:
         """Count one more open lead and one more lead on `day` for `rep`, unless that would pass
         a cap; False (and nothing written) at a cap. One conditional UpdateItem."""
-        today = _day(day)
-        stale = [_day(day - timedelta(days=n)) for n in range(1, _KEEP_DAYS + 1)]
-        actions: list[Any] = [RoutingModel.open.add(1), today.add(1)]
-        actions += [d.remove() for d in stale]
-        condition = None
-        if max_open is not None:
-            condition = RoutingModel.open.does_not_exist() | (RoutingModel.open < max_open)
-        if max_per_day is not None:
-            daily = today.does_not_exist() | (today < max_per_day)
-            condition = daily if condition is None else condition & daily
+        claim = LoadClaim(rep, day, max_open, max_per_day)
+        actions, condition = load_update(claim)
         try:
-            RoutingModel(f"load#{rep}").update(actions=actions, condition=condition)
+            load_item(claim).update(actions=actions, condition=condition)
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 return False
@@ -60,6 +53,26 @@ class DynamoRoutingStore:
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
+
+
+def load_item(claim: LoadClaim) -> RoutingModel:
+    """The rep's load item a claim updates."""
+    return RoutingModel(f"load#{claim.rep}")
+
+
+def load_update(claim: LoadClaim) -> tuple[list[Any], Any]:
+    """The update actions and cap condition of a claim, for an UpdateItem or a transaction."""
+    today = _day(claim.day)
+    stale = [_day(claim.day - timedelta(days=n)) for n in range(1, _KEEP_DAYS + 1)]
+    actions: list[Any] = [RoutingModel.open.add(1), today.add(1)]
+    actions += [d.remove() for d in stale]
+    condition = None
+    if claim.max_open is not None:
+        condition = RoutingModel.open.does_not_exist() | (RoutingModel.open < claim.max_open)
+    if claim.max_per_day is not None:
+        daily = today.does_not_exist() | (today < claim.max_per_day)
+        condition = daily if condition is None else condition & daily
+    return actions, condition
 
 
 def _day(day: date) -> Path:

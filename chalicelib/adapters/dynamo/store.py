@@ -26,9 +26,11 @@ from chalicelib.adapters.dynamo.models import (
     LeadModel,
     TouchpointModel,
 )
+from chalicelib.adapters.dynamo.routing import load_item, load_update
 from chalicelib.domain.capture import Capture
 from chalicelib.domain.model import Lead, Touchpoint
 from chalicelib.ports import (
+    AtCapError,
     Clock,
     DuplicateTouchError,
     IdentityTakenError,
@@ -143,6 +145,7 @@ class DynamoLeadStore:
         # PynamoDB sends puts before updates; `kinds` mirrors that order so a cancellation
         # reason can be traced to the item that caused it.
         kinds = ["touch"] + ["claim"] * len(claims) + ["lead"] + ["link"] * len(links) + ["event"]
+        kinds += ["load"] if change.load else []
         try:
             with TransactWrite(connection=self._conn()) as tx:
                 tx.save(touch_item(touch), condition=TouchpointModel.sk.does_not_exist())
@@ -174,6 +177,10 @@ class DynamoLeadStore:
                     ],
                     condition=EventModel.received_at == at,
                 )
+                if change.load is not None:
+                    # The owner's load, in the same write: claimed only if the lead lands.
+                    actions, condition = load_update(change.load)
+                    tx.update(load_item(change.load), actions=actions, condition=condition)
         except TransactWriteError as exc:
             error = _cancellation_error(exc, kinds, change)
             if error is None:
@@ -283,6 +290,8 @@ def _cancellation_error(
         except EventModel.DoesNotExist:
             return LookupError(f"event {change.capture.event_key} was never recorded")
         return DuplicateTouchError()
+    if "load" in failed and change.load is not None:
+        return AtCapError(change.load.rep)
     if "lead" in failed:
         # Two conditions may guard the lead; one read (rare) tells which failed.
         if change.assignment is not None:
