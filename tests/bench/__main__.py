@@ -47,9 +47,10 @@ leadclock benchmarks: the budgets in design.md ("Budgets to measure"). Figures, 
       8 threads over HTTP to the embedded server: 400 assignments (a decision with its counter
       update, then its load claim on its own) into one queue of five equal reps, with the
       per-rep spread (must stay <= 1); 400 bare counter updates; 100 full captures with
-      assignment. Local figures measure moto (one request at a time), not DynamoDB. rotation_counter_ceiling_writes_per_second_
-      dynamodb is DynamoDB's documented per-partition write ceiling (1,000 units/s): one
-      queue's counter is one item, so about 1,000 assignments/s; the notes say how to shard it.
+      assignment. Local figures measure moto (one request at a time), not DynamoDB.
+      rotation_counter_ceiling_writes_per_second_dynamodb is DynamoDB's documented
+      per-partition write ceiling (1,000 units/s): one queue's counter is one item, so about
+      1,000 assignments/s; the notes say how to shard it.
   *_item_bytes_*
       DynamoDB's size of the stored item, read raw back from the table: attribute names plus
       values (numbers ~ digits/2 + 1, maps and lists 3 B + 1 B per element). Budget: the lead
