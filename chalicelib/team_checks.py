@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from chalicelib.domain.errors import InvalidPayloadError
-from chalicelib.domain.identity import normalise_email
+from chalicelib.domain.identity import e164_or_none, normalise_email
 from chalicelib.domain.team import WEEKDAYS, Span, TeamConfig
 
 Fields = Mapping[str, object]
@@ -19,7 +19,6 @@ Fields = Mapping[str, object]
 # Source names appear in URLs (/webhooks/forms/{name}), so names are kept to a DNS-label-like slug.
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 SLUG_RULE = "must be a lower-case slug: a-z, 0-9 and '-', at most 63 characters"
-E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 ENV_REF = re.compile(r"env:[A-Z_][A-Z0-9_]*")
 SSM_REF = re.compile(r"ssm:(/[A-Za-z0-9_.-]+)+")
 LITERAL_SECRET = "looks like a literal secret; use env:NAME or ssm:/path"
@@ -208,7 +207,7 @@ class Check:
         if value is not None and not isinstance(value, str):
             self.add(at_path(path, key), 'must be a quoted string such as "+14155550100"')
         elif isinstance(value, str):
-            number = phonenumbers.parse(value) if E164.fullmatch(value) else None
+            number = phonenumbers.parse(value) if e164_or_none(value) else None
             if number is not None and phonenumbers.is_valid_number(number):
                 return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
             self.add(at_path(path, key), "not a valid E.164 phone number")

@@ -8,8 +8,8 @@ from chalice.app import Blueprint, Response
 
 from chalicelib.adapters import twiml
 from chalicelib.adapters.signatures import parse_twilio_form
+from chalicelib.domain.identity import e164_or_none
 from chalicelib.services.capture import (
-    E164,
     capture_call,
     capture_dial_result,
     capture_twilio_event,
@@ -24,7 +24,7 @@ FORM = ["application/x-www-form-urlencoded"]
 VOICE = "/webhooks/twilio/voice"
 DIAL_DONE = "/webhooks/twilio/dial-done"
 VOICEMAIL = "/webhooks/twilio/voicemail"
-NOBODY = "-"
+NO_REP = "-"
 SMS = "/webhooks/twilio/sms"
 STATUS = "/webhooks/twilio/status"
 
@@ -37,7 +37,7 @@ def voice() -> Response:
     c, args, base = _signed(VOICE)
     plan = capture_call(*args, **_ports(c))
     # The reps rung so far travel in the action URL's last segment ("-" for none).
-    rung = plan.ringing or NOBODY
+    rung = plan.ringing or NO_REP
     xml = twiml.forward_call(
         plan.forward_to,
         caller_id=plan.caller_id,
@@ -54,7 +54,7 @@ def dial_done(rung: str) -> Response:
     """A forwarded leg ended: hang up if it was answered, else ring the next eligible rep,
     then voicemail."""
     c, args, base = _signed(f"{DIAL_DONE}/{rung}")
-    tried = tuple(r for r in rung.split(".") if r and r != NOBODY)
+    tried = tuple(r for r in rung.split(".") if r and r != NO_REP)
     plan = capture_dial_result(*args, tried=tried, **_ports(c, routing=False))
     if plan.ring is not None and plan.ring.phone:
         xml = twiml.forward_call(
@@ -124,8 +124,7 @@ def _ports(c: Container, *, routing: bool = True) -> dict[str, Any]:
 
 def _caller_id(params: dict[str, str]) -> str | None:
     # Ring reps from the tracking number the lead called, so they know it is a lead.
-    to = params.get("To", "")
-    return to if E164.fullmatch(to) else None
+    return e164_or_none(params.get("To"))
 
 
 def _xml(body: str) -> Response:

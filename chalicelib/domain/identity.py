@@ -34,6 +34,14 @@ def try_phone(raw: str | None, default_region: str) -> str | None:
         return None
 
 
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+
+
+def e164_or_none(text: str | None) -> str | None:
+    """`text` when it is already written in E.164 form, else None: no parsing, no guessing."""
+    return text if text and _E164.fullmatch(text) else None
+
+
 def normalise_email(raw: str, *, field: str = "email") -> str:
     """`raw` trimmed and lower-cased, refused when it cannot be an address."""
     email = raw.strip().lower()

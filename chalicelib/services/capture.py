@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,6 +10,7 @@ from chalicelib.domain import inbound
 from chalicelib.domain.capture import Capture
 from chalicelib.domain.errors import ForbiddenError, PayloadTooLargeError, UnauthorizedError
 from chalicelib.domain.forms import parse_form
+from chalicelib.domain.identity import e164_or_none
 from chalicelib.domain.routing import next_to_ring
 from chalicelib.domain.team import QueueConfig, RepConfig, TeamConfig
 from chalicelib.ports import (
@@ -32,7 +32,6 @@ FORM_DEDUP_WINDOW = timedelta(minutes=10)
 # The number a call came in on is shown to whoever it is forwarded to, but only when it is a
 # phone number: a call to a Twilio Client or SIP address ("client:alice") has no caller id to
 # lend, and Twilio then shows the caller's own number.
-E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,7 @@ def capture_call(
         landed=landed,
         forward_to=owner.phone if owner else queue.fallback_number,
         ringing=owner.id if owner else None,
-        caller_id=to if E164.fullmatch(to) else None,
+        caller_id=e164_or_none(to),
         ring_timeout_s=queue.ring_timeout_s,
         voicemail=queue.voicemail,
     )

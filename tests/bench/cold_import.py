@@ -45,8 +45,8 @@ def run(notes: list[str]) -> list[Figure]:
     app_code = _TIMED.format(module=CAPTURE_PATH, names=names)
     boto_code = _TIMED.format(module="import boto3", names=names)
     # One untimed run each first, so both find their bytecode caches written.
-    _python(app_code, env)
-    _python(boto_code, env)
+    run_fresh(app_code, env)
+    run_fresh(boto_code, env)
     app_ms: list[float] = []
     boto_ms: list[float] = []
     loaded: dict[str, bool] = {}
@@ -54,7 +54,7 @@ def run(notes: list[str]) -> list[Figure]:
         # Alternate the order so neither import always runs on a warmer machine.
         pair = [(app_code, app_ms), (boto_code, boto_ms)]
         for code, times in pair if i % 2 == 0 else reversed(pair):
-            result = _python(code, env)
+            result = run_fresh(code, env)
             times.append(result["ms"])
             if times is app_ms:
                 loaded = result["loaded"]
@@ -86,7 +86,8 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def _python(code: str, env: dict[str, str], *flags: str) -> dict[str, Any]:
+def run_fresh(code: str, env: dict[str, str], *flags: str) -> dict[str, Any]:
+    """Run `code` in a fresh interpreter; its output, and the last JSON line it printed."""
     done = subprocess.run(
         [sys.executable, *flags, "-c", code],
         cwd=ROOT,
@@ -97,7 +98,7 @@ def _python(code: str, env: dict[str, str], *flags: str) -> dict[str, Any]:
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"import failed in a fresh interpreter:\n{done.stderr[-2000:]}")
+        raise RuntimeError(f"failed in a fresh interpreter:\n{done.stderr[-2000:]}")
     return {"stdout": done.stdout, "stderr": done.stderr, **_last_json(done.stdout)}
 
 
@@ -109,7 +110,7 @@ def _last_json(stdout: str) -> dict[str, Any]:
 def _breakdown(env: dict[str, str]) -> list[str]:
     """Where `import app` spends its time, from one `python -X importtime` run: the ten
     slowest modules by their own time, and own time summed per top-level package."""
-    done = _python(_BEFORE, env, "-X", "importtime")
+    done = run_fresh(_BEFORE, env, "-X", "importtime")
     already = set(json.loads(done["stdout"].splitlines()[0]))
     rows = [row for row in _importtime_rows(done["stderr"]) if row[0] not in already]
     total_us = sum(own for _, own, _, _ in rows)

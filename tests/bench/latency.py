@@ -4,7 +4,6 @@ against the embedded server. Informative: moto's own time is inside these figure
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -12,6 +11,7 @@ import sys
 from pathlib import Path
 
 from chalicelib.cli.embedded import EmbeddedAws
+from tests.bench.cold_import import run_fresh
 from tests.bench.report import Figure, info
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,20 +41,9 @@ def run(notes: list[str]) -> list[Figure]:
     try:
         env = _environment(aws.url)
         _seed(env)
-        done = subprocess.run(
-            [sys.executable, "-c", _CHILD],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = run_fresh(_CHILD, env)
     finally:
         aws.stop()
-    if done.returncode != 0:
-        raise RuntimeError(f"the measured process failed:\n{done.stderr[-2000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     warm = sorted(result["warm_ms"])
     notes.append(
         f"capture latency in a fresh interpreter: first request {result['first_ms']:.0f} ms, "

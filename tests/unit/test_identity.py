@@ -6,6 +6,7 @@ import pytest
 
 from chalicelib.domain.errors import InvalidPayloadError
 from chalicelib.domain.identity import (
+    e164_or_none,
     email_key,
     normalise_email,
     normalise_phone,
@@ -98,3 +99,21 @@ def test_identity_keys_say_what_kind_of_identity_they_are() -> None:
 
 def test_a_phone_and_an_email_never_share_a_key() -> None:
     assert phone_key("x") != email_key("x") != sid_key("x")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("+14155550111", "+14155550111"),
+        ("14155550111", None),
+        ("+1 415 555 0111", None),
+        ("+0123", None),
+        ("client:ana", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_only_text_already_in_e164_form_passes_as_e164(
+    text: str | None, expected: str | None
+) -> None:
+    assert e164_or_none(text) == expected
