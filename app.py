@@ -2,12 +2,14 @@
 
 from chalice.app import Chalice
 
-from functions import admin, api, forms, replay, telephony
+from functions import actions, admin, api, forms, replay, telephony, timers
 
 app = Chalice(app_name="leadclock")
 
 app.register_blueprint(forms.bp)
 app.register_blueprint(telephony.bp)
 app.register_blueprint(api.bp)
+app.register_blueprint(actions.bp)
 app.register_blueprint(replay.bp)
 app.register_blueprint(admin.bp)
+app.register_blueprint(timers.bp)

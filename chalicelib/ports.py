@@ -10,6 +10,7 @@ from typing import Protocol
 from chalicelib.domain.capture import Capture
 from chalicelib.domain.model import Lead, Touchpoint
 from chalicelib.domain.routing import Assignment
+from chalicelib.domain.sla import ClockStart, Speed
 from chalicelib.domain.team import TeamConfig
 
 
@@ -143,6 +144,7 @@ class LeadChange:
     assignment: Assignment | None = None
     expected_owner: str | None = None
     load: LoadClaim | None = None  # claimed in the same atomic write as the lead change
+    clock: ClockStart | None = None  # a new lead's SLA clock, set in the same write
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,39 @@ class LeadPage:
     cursor: str | None = None
 
 
+@dataclass(frozen=True)
+class DueStep:
+    """A lead whose next ladder step is due (from the sparse index of pending steps)."""
+
+    lead_id: str
+    step: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ClockStop:
+    """The first response: stops the clock, records speed-to-lead, cancels pending steps."""
+
+    lead_id: str
+    at: datetime
+    by: str | None
+    speed: Speed | None  # None for a lead that had no clock
+    touchpoint: Touchpoint | None = None  # e.g. "contacted"; None when already on the timeline
+
+
+@dataclass(frozen=True)
+class ClaimChange:
+    """A rep claims a lead: escalation pauses until `until`; the clock keeps running."""
+
+    lead_id: str
+    by: str
+    at: datetime
+    until: datetime
+    expected_step: int | None  # the pending step seen when deciding (its time moves to `until`)
+    step_at: datetime | None  # the pending step's new time: max(its time, until)
+    touchpoint: Touchpoint
+
+
 class LeadStore(Protocol):
     """Leads, their identities and touchpoints, and the inbox of raw events."""
 
@@ -243,4 +278,160 @@ class LeadStore(Protocol):
 
     def list_leads(self, query: LeadQuery) -> LeadPage:
         """Leads matching the query, newest first."""
+        ...
+
+    def due_steps(self, *, before: datetime, limit: int) -> list[DueStep]:
+        """Leads with a pending step due before `before`, earliest first (sparse index)."""
+        ...
+
+    def begin_step(
+        self, lead_id: str, step: int, *, now: datetime, lease_until: datetime
+    ) -> Lead | None:
+        """Take step `step` for firing: only if it is still the lead's pending step, due by
+        `now`, and the lead has no response. The step's time moves to `lease_until`, so if the
+        worker dies the sweeper retries it then. Returns the lead, or None (nothing to fire)."""
+        ...
+
+    def finish_step(
+        self, lead_id: str, step: int, *, next_step: int | None, next_at: datetime | None
+    ) -> bool:
+        """Move the pending step from `step` on (None: the ladder is done); False when `step`
+        was no longer pending."""
+        ...
+
+    def defer_step(self, lead_id: str, step: int, *, until: datetime) -> bool:
+        """Keep step `step` pending but move it to `until` (a claim paused escalation)."""
+        ...
+
+    def claim(self, change: ClaimChange) -> Lead:
+        """Record the claim and its timeline entry, pause escalation; a repeated claim (same
+        touchpoint key) changes nothing. Raises OwnerChangedError if the pending step moved."""
+        ...
+
+    def stop_clock(self, stop: ClockStop) -> bool:
+        """Record the first response and speed, and cancel pending steps, unless the clock has
+        stopped already (then False and nothing changes)."""
+        ...
+
+
+class Timers(Protocol):
+    """Wakes the alert worker for a lead's step at a given time (an SQS delayed message)."""
+
+    def schedule(self, lead_id: str, step: int, due: datetime) -> None:
+        """Deliver (lead_id, step, due) back to the worker at `due`, or a little before."""
+        ...
+
+    def dead_letters(self) -> int | None:
+        """Messages in the dead-letter queue, if there is one to ask."""
+        ...
+
+
+@dataclass(frozen=True)
+class AlertContent:
+    """What one alert says, in each channel's form. `links` is where one-tap actions go."""
+
+    subject: str
+    text: str  # SMS body and the fallback text of Slack and email
+    html: str
+    blocks: tuple[Mapping[str, object], ...] = ()  # Slack Block Kit
+    links: Mapping[str, str] = field(default_factory=dict)  # e.g. {"claim": url, "call": url}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message to one address on one channel."""
+
+    channel: str  # sms | slack | email
+    to: str  # E.164 phone, Slack user or channel id, email address
+    content: AlertContent
+    status_callback: str | None = None  # SMS: where Twilio reports delivery
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A provider accepted the message."""
+
+    provider_id: str | None  # Twilio SM…, Slack "channel:ts", SES message id
+    detail: Mapping[str, str] = field(default_factory=dict)
+
+
+class DeliveryError(Exception):
+    """A provider refused or failed. Transient errors are worth retrying (after `retry_after`
+    seconds if the provider said); permanent ones are not (opted out, invalid number, no such
+    channel)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.code = code
+        self.retry_after = retry_after
+
+
+class Sender(Protocol):
+    """One channel's provider: Twilio SMS, Slack, SES, or the local outbox."""
+
+    def send(self, delivery: Delivery) -> Sent:
+        """Hand the message to the provider once; raises DeliveryError."""
+        ...
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """One alert as logged: who, how, what the provider said, and how late it went out."""
+
+    lead_id: str
+    key: str  # "<step>:<recipient>:<channel>": unique per lead, the alert's idempotency key
+    step: int
+    step_name: str
+    recipient: str  # a rep id, or "channel"
+    channel: str
+    to: str
+    # sending | sent | failed | held | unconfirmed | cancelled (held for a lead answered since);
+    # then delivered | undelivered (from the SMS status callback)
+    status: str
+    due_at: datetime
+    created_at: datetime
+    called_at: datetime | None = None  # when the provider was first called
+    lateness_s: float | None = None  # called_at - due_at
+    provider_id: str | None = None
+    attempts: int = 0
+    error: str | None = None
+    fallback_of: str | None = None  # the channel this alert replaced after a permanent error
+
+
+class AlertLog(Protocol):
+    """Every alert, written before the provider is called so a retried step never sends twice."""
+
+    def start(self, record: AlertRecord) -> bool:
+        """Log the alert as about to be sent; False if it was logged already (by an earlier
+        attempt at the same step: it may have gone out, so it is not sent again)."""
+        ...
+
+    def finish(self, record: AlertRecord) -> None:
+        """Record the outcome of an alert that was started."""
+        ...
+
+    def get(self, lead_id: str, key: str) -> AlertRecord | None:
+        """The alert logged under `key`, if any."""
+        ...
+
+    def take(self, lead_id: str, key: str, *, expected: str, status: str) -> bool:
+        """Move the alert from status `expected` to `status`; False if it was not in
+        `expected` (another worker took it first). A held alert is sent by whoever takes it."""
+        ...
+
+    def for_lead(self, lead_id: str) -> list[AlertRecord]:
+        """The lead's alerts, in key order."""
+        ...
+
+    def by_status(self, status: str, *, limit: int) -> list[AlertRecord]:
+        """Alerts with `status`, newest first."""
         ...

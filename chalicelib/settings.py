@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Settings:
-    """Where things are: region, tables, endpoint override, public URL, admin key."""
+    """Where things are: region, tables, queues, endpoint override, public URL, admin key."""
 
     region: str
     table_prefix: str
@@ -17,6 +17,14 @@ class Settings:
     public_base_url: str | None  # exactly what is typed into the Twilio console, stage included
     admin_key_ref: str | None  # "env:NAME" or "ssm:/path"; API Gateway checks the key in AWS
     in_lambda: bool
+    timer_queue: str = "leadclock-timers"  # the SQS queue of ladder-step timers (a name)
+    timer_dlq: str | None = "leadclock-timers-dlq"  # where timers go after failing 5 times
+    # `make run`: alerts on channels without credentials go to the local outbox, and
+    # GET /outbox lists them. Never set in AWS.
+    local: bool = False
+    # Provider endpoints, for tests that play Twilio or Slack on 127.0.0.1; unset in AWS.
+    twilio_api_base: str | None = None
+    slack_api_base: str | None = None
 
     def table(self, name: str) -> str:
         """The physical name of the table called `name`."""
@@ -33,4 +41,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         admin_key_ref=env.get("LEADCLOCK_ADMIN_KEY_REF") or None,
         in_lambda=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
+        timer_queue=env.get("LEADCLOCK_TIMER_QUEUE") or "leadclock-timers",
+        # Set to an empty value for a deployment without a dead-letter queue to ask.
+        timer_dlq=env.get("LEADCLOCK_TIMER_DLQ", "leadclock-timers-dlq") or None,
+        local=env.get("LEADCLOCK_LOCAL") == "1",
+        twilio_api_base=env.get("LEADCLOCK_TWILIO_API_BASE") or None,
+        slack_api_base=env.get("LEADCLOCK_SLACK_API_BASE") or None,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from datetime import date
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +34,22 @@ INSTANT_RULE = "must be an ISO 8601 date-time with a UTC offset, such as 2026-12
 # YAML reads yes/no/on/off as booleans and bare digits as numbers, so a value meant as text
 # arrives as something else unless it is quoted.
 QUOTE_IT = 'must be a string; quote values such as "yes", "no" or "10"'
+# Durations: "90s", "5m", "1h30m", "-2m" (ladder offsets may be negative), or whole seconds.
+DURATION = re.compile(r"([+-]?)(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
+SECONDS = re.compile(r"[+-]?[0-9]+")
+DURATION_RULE = 'must be a duration such as "90s", "5m" or "1h30m", or whole seconds'
+# A bound on every duration, so a typo such as "5000000h" is an error, not a lead due in 570 years.
+MAX_DURATION_S = 30 * 24 * 3600
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+DATE_RULE = "must be a date such as 2026-12-24"
+# Slack conversation ids: C… for channels, G… for older private channels.
+SLACK_CHANNEL = re.compile(r"[CG][A-Z0-9]{2,}")
+MESSAGING_SERVICE = re.compile(r"MG[0-9a-f]{32}")
+# SES configuration set names.
+CONFIGURATION_SET = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# A holidays-library code: a country ("US") or a country and subdivision ("US-CA", "GB-SCT").
+HOLIDAY_CODE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,5})?")
+QUIET_RULE = 'must be HH:MM-HH:MM such as "22:00-07:00" (it may run past midnight), not all day'
 
 
 class Bounds(NamedTuple):
@@ -47,11 +64,18 @@ RING_TIMEOUT = Bounds(5, 600, "must be whole seconds from 5 to 600")  # Twilio's
 STICKY_DAYS = Bounds(1, 3650, "must be whole days from 1 to 3650")
 WEIGHT = Bounds(1, 100, "must be a whole number from 1 to 100")
 CAP = Bounds(1, None, "must be a whole number, 1 or more")
+REPEAT_TIMES = Bounds(1, 100, "must be a whole number from 1 to 100")
 
 # Drafts start from the dataclass defaults, so the defaults live in one place: domain/team.py.
 
 
-def parse_hours(value: object, path: str, check: Check) -> dict[str, tuple[Span, ...]] | None:
+REP_NO_HOURS = "has no working time; leave hours out for always on, or pause the rep"
+CALENDAR_NO_HOURS = "has no open hours; leave hours out to be open around the clock"
+
+
+def parse_hours(
+    value: object, path: str, check: Check, empty: str = REP_NO_HOURS
+) -> dict[str, tuple[Span, ...]] | None:
     """Weekday -> sorted, non-overlapping spans in minutes; None (always on) when not given."""
     if value is None:
         return None
@@ -84,7 +108,7 @@ def parse_hours(value: object, path: str, check: Check) -> dict[str, tuple[Span,
         if parsed:
             hours[day] = tuple(parsed)
     if not hours and len(check.problems) == problems:
-        check.add(path, "has no working time; leave hours out for always on, or pause the rep")
+        check.add(path, empty)
     return {day: hours[day] for day in WEEKDAYS if day in hours}
 
 
@@ -94,6 +118,73 @@ def parse_span(text: object) -> Span | None:
         return None
     start, end = minutes(match[1]), minutes(match[2])
     return (start, end) if start < end else None
+
+
+def parse_quiet_hours(text: object) -> Span | None:
+    """A span that may wrap midnight: "22:00-07:00" is (1320, 420); never the whole day."""
+    match = SPAN.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        return None
+    start, end = minutes(match[1]), minutes(match[2])
+    # "00:00-24:00" and "22:00-22:00" leave no time to deliver a held SMS in.
+    return (start, end) if start != end % 1440 else None
+
+
+def parse_duration(value: object) -> int | None:
+    """Seconds, from whole seconds or text such as "1h30m" or "-2m"; None if it is neither."""
+    # bool is an int, but `at: yes` is a slip, not one second.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if SECONDS.fullmatch(text):
+        return int(text)
+    match = DURATION.fullmatch(text)
+    if match is None or not any(match.groups()[1:]):
+        return None
+    hours, mins, secs = (int(part or 0) for part in match.groups()[1:])
+    seconds = hours * 3600 + mins * 60 + secs
+    return -seconds if match[1] == "-" else seconds
+
+
+def duration_text(seconds: int) -> str:
+    """The shortest file spelling of `seconds`: 90 is "1m30s", -120 is "-2m", 0 is "0s"."""
+    sign, rest = ("-" if seconds < 0 else ""), abs(seconds)
+    hours, rest = divmod(rest, 3600)
+    mins, secs = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((hours, "h"), (mins, "m"), (secs, "s")) if n]
+    return sign + ("".join(parts) or "0s")
+
+
+def parse_date(value: object) -> date | None:
+    """A calendar date from YAML's date or ISO text "2026-12-24"; None otherwise."""
+    # A datetime is a date too, but a closed day is a whole day; refuse it rather than truncate.
+    if isinstance(value, date) and type(value) is date:
+        return value
+    if isinstance(value, str) and DATE.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def parse_dates(value: object, path: str, check: Check) -> frozenset[date]:
+    """A list of dates, each reported by its index when it is not one."""
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list):
+        check.add(path, "must be a list of dates such as 2026-12-24")
+        return frozenset()
+    dates: set[date] = set()
+    for index, item in enumerate(value):
+        day = parse_date(item)
+        if day is None:
+            check.add(f"{path}[{index}]", DATE_RULE)
+        else:
+            dates.add(day)
+    return frozenset(dates)
 
 
 def minutes(clock: str) -> int:
@@ -224,8 +315,26 @@ class Check:
             self.add(at_path(path, key), "not an email address")
             return None
 
-    def secret(self, m: Fields, path: str, key: str) -> str | None:
-        value = self.present(m, path, key, required=True)
+    def duration(
+        self, m: Fields, path: str, key: str, low: int | None = 1, required: bool = False
+    ) -> int | None:
+        """Seconds from a duration; `low` is the least allowed (None: negative is fine too)."""
+        value = self.present(m, path, key, required)
+        if value is None:
+            return None
+        seconds, where = parse_duration(value), at_path(path, key)
+        if seconds is None:
+            self.add(where, DURATION_RULE)
+        elif abs(seconds) > MAX_DURATION_S:
+            self.add(where, f"must be within {duration_text(MAX_DURATION_S)} (30 days)")
+        elif low is not None and seconds < low:
+            self.add(where, "must not be negative" if low == 0 else "must be longer than 0s")
+        else:
+            return seconds
+        return None
+
+    def secret(self, m: Fields, path: str, key: str, required: bool = True) -> str | None:
+        value = self.present(m, path, key, required)
         if isinstance(value, str) and (ENV_REF.fullmatch(value) or SSM_REF.fullmatch(value)):
             return value
         # Reasons never quote the value: if it is a real secret, the error would leak it into logs.

@@ -4,20 +4,65 @@ moto can start first in tests and a cold start pays only for what its request to
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from chalicelib.domain.errors import NotConfiguredError
+from chalicelib.domain.team import AlertChannels, TeamConfig
 from chalicelib.ports import (
+    AlertLog,
     Clock,
     FormVerifier,
     LeadStore,
     RoutingStore,
     Secrets,
+    Sender,
     TeamStore,
+    Timers,
     TwilioVerifier,
 )
 from chalicelib.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.channels.outbox import Outbox
+    from chalicelib.services.escalation import Worker
+
+SenderSet = Callable[[TeamConfig], Mapping[str, Sender]]
+
+
+class _Unwired:
+    """Stands in for a port a container was built without (a test wiring only what it uses):
+    any use says which port is missing, instead of failing somewhere later."""
+
+    def __init__(self, port: str) -> None:
+        self._port = port
+
+    def __getattr__(self, name: str) -> NoReturn:
+        if name.startswith("__"):
+            raise AttributeError(name)  # copy, pickle and hasattr probe for these
+        raise NotConfiguredError(f"this container was built without {self._port}")
+
+    def __call__(self, *args: object, **kwargs: object) -> NoReturn:
+        raise NotConfiguredError(f"this container was built without {self._port}")
+
+
+def _unwired(port: str) -> Any:
+    return _Unwired(port)
+
+
+class NoTimers:
+    """Schedules nothing: the sweeper alone fires steps, from the time stored on each lead (a
+    container for capture tests, and the bench's sweeper-only comparison)."""
+
+    def schedule(self, lead_id: str, step: int, due: datetime) -> None:
+        """Do nothing; the step is already stored on the lead with its time."""
+
+    def dead_letters(self) -> int | None:
+        """No dead-letter queue to ask."""
+        return None
 
 
 @dataclass
@@ -32,6 +77,28 @@ class Container:
     clock: Clock
     verify_form: FormVerifier
     verify_twilio: TwilioVerifier
+    # The alert worker's ports. Defaults let a container for the capture path leave them out.
+    timers: Timers = field(default_factory=NoTimers)
+    alert_log: AlertLog = field(default_factory=lambda: _unwired("an alert log"))
+    senders: SenderSet = field(default_factory=lambda: _unwired("alert senders"))
+    outbox: Outbox | None = None  # `make run` only
+    sleep: Callable[[float], None] = time.sleep
+
+    def worker(self) -> Worker:
+        """The alert worker's ports, for escalation.on_timer and escalation.sweep."""
+        from chalicelib.services.escalation import Worker
+
+        return Worker(
+            store=self.store,
+            team=self.team,
+            routing=self.routing,
+            timers=self.timers,
+            alerts=self.alert_log,
+            senders=self.senders,
+            clock=self.clock,
+            sleep=self.sleep,
+            public_url=self.settings.public_base_url,
+        )
 
 
 _lock = threading.Lock()
@@ -54,19 +121,30 @@ def use(replacement: Container | None) -> None:
         _container = replacement
 
 
-def build(settings: Settings) -> Container:
-    """Real adapters for `settings`."""
+def build(settings: Settings, *, outbox: Outbox | None = None) -> Container:
+    """Real adapters for `settings`; in local mode alerts without credentials go to `outbox`
+    (a silent one when not given)."""
     from chalicelib.adapters import signatures
     from chalicelib.adapters.clock import SystemClock
+    from chalicelib.adapters.dynamo.alerts import DynamoAlertLog
     from chalicelib.adapters.dynamo.models import bind
     from chalicelib.adapters.dynamo.routing import DynamoRoutingStore
     from chalicelib.adapters.dynamo.store import DynamoLeadStore
     from chalicelib.adapters.dynamo.team import DynamoTeamStore
     from chalicelib.adapters.secrets import SecretResolver
+    from chalicelib.adapters.sqs_timers import SqsTimers
 
     connection = bind(
         table_prefix=settings.table_prefix, region=settings.region, host=settings.endpoint_url
     )
+    clock = SystemClock()
+    secrets = SecretResolver(_lazy_client("ssm", settings))
+    if not settings.local:
+        outbox = None
+    elif outbox is None:
+        from chalicelib.adapters.channels.outbox import Outbox
+
+        outbox = Outbox(clock=clock)
     return Container(
         settings=settings,
         store=DynamoLeadStore(
@@ -74,25 +152,112 @@ def build(settings: Settings) -> Container:
         ),
         routing=DynamoRoutingStore(),
         team=DynamoTeamStore(),
-        secrets=SecretResolver(_lazy_client("ssm", settings)),
-        clock=SystemClock(),
+        secrets=secrets,
+        clock=clock,
         verify_form=signatures.verify_form_request,
         verify_twilio=signatures.verify_twilio_request,
+        timers=SqsTimers(
+            _lazy_client("sqs", settings),
+            queue=settings.timer_queue,
+            dead_letter_queue=settings.timer_dlq,
+            clock=clock,
+        ),
+        alert_log=DynamoAlertLog(),
+        senders=SenderCache(settings, secrets, outbox, _lazy_client("sesv2", settings)),
+        outbox=outbox,
     )
+
+
+class SenderCache:
+    """The alert senders for a configuration, built once per alert setup: a reloaded team file
+    that changes nothing about alerts keeps its provider clients."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: Secrets,
+        outbox: Outbox | None,
+        ses_client: Callable[[], Any],
+    ) -> None:
+        self.settings = settings
+        self.secrets = secrets
+        self.outbox = outbox
+        self.ses_client = ses_client
+        self._built: dict[tuple[AlertChannels, str | None], Mapping[str, Sender]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, team: TeamConfig) -> Mapping[str, Sender]:
+        """Channel name ("sms", "slack", "email") -> its sender, for `team`."""
+        key = (team.alerts, team.twilio_auth_token_ref)
+        with self._lock:
+            senders = self._built.get(key)
+            if senders is None:
+                senders = self._build(*key)
+                # Alert setups change rarely; this only stops a long-lived worker from growing.
+                if len(self._built) >= 8:
+                    self._built.clear()
+                self._built[key] = senders
+            return senders
+
+    def _build(self, alerts: AlertChannels, twilio_ref: str | None) -> Mapping[str, Sender]:
+        # Provider libraries load with the channel modules: the alert worker pays, not capture.
+        from chalicelib.adapters.channels.factory import build_senders
+
+        if self.outbox is not None:
+            alerts = _without_missing_credentials(alerts, twilio_ref, self.secrets)
+        return build_senders(
+            alerts,
+            twilio_auth_token_ref=twilio_ref,
+            secrets=self.secrets,
+            ses_client=self.ses_client,
+            outbox=self.outbox,
+            twilio_api_base=self.settings.twilio_api_base,
+            slack_base_url=self.settings.slack_api_base,
+        )
+
+
+def _without_missing_credentials(
+    alerts: AlertChannels, twilio_ref: str | None, secrets: Secrets
+) -> AlertChannels:
+    """Locally, SMS and Slack whose secrets are not set go to the outbox: the demo file names
+    the variables, and a newcomer sets them (or not) to choose real providers or the outbox.
+    Email needs no secret of ours; it goes to SES on the embedded stack."""
+
+    def resolves(ref: str | None) -> bool:
+        if ref is None:
+            return False
+        try:
+            secrets.resolve(ref)
+        except NotConfiguredError:
+            return False
+        return True
+
+    changes: dict[str, str | None] = {}
+    if not (resolves(alerts.twilio_account_sid_ref) and resolves(twilio_ref)):
+        changes.update(twilio_account_sid_ref=None, sms_from=None, messaging_service_sid=None)
+    if not resolves(alerts.slack_bot_token_ref):
+        changes["slack_bot_token_ref"] = None
+    if not resolves(alerts.slack_webhook_url_ref):
+        changes["slack_webhook_url_ref"] = None
+    return replace(alerts, **changes)
 
 
 def _lazy_client(service: str, settings: Settings) -> Callable[[], Any]:
     client: list[Any] = []
+    lock = threading.Lock()
 
     def get() -> Any:
-        if not client:
-            import boto3
+        # Several worker threads may ask at once; one client serves them all (boto3 clients
+        # are thread-safe once built, but building one is not).
+        with lock:
+            if not client:
+                import boto3
 
-            client.append(
-                boto3.client(
-                    service, region_name=settings.region, endpoint_url=settings.endpoint_url
+                client.append(
+                    boto3.client(
+                        service, region_name=settings.region, endpoint_url=settings.endpoint_url
+                    )
                 )
-            )
-        return client[0]
+            return client[0]
 
     return get

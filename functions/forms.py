@@ -43,6 +43,7 @@ def _capture(source: str, token: str | None) -> Response:
         store=c.store,
         routing=c.routing,
         clock=c.clock,
+        timers=c.timers,
     )
     body = {"lead_id": landed.lead_id, "status": landed.status}
     return json_response(body, _STATUS.get(landed.status, 200))

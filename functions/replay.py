@@ -15,5 +15,5 @@ bp = Blueprint(__name__)
 def replay(event: CloudWatchEvent) -> None:
     """Once a minute, land pending events older than 30 seconds from a sparse index."""
     c = container()
-    assigner = Assigner(team=c.team, routing=c.routing, clock=c.clock)
+    assigner = Assigner(team=c.team, routing=c.routing, clock=c.clock, timers=c.timers)
     replay_pending(store=c.store, clock=c.clock, assigner=assigner)

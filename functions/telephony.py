@@ -14,7 +14,9 @@ from chalicelib.services.capture import (
     capture_dial_result,
     capture_twilio_event,
     check_size,
+    record_alert_status,
 )
+from chalicelib.services.escalation import ALERT_STATUS_PATH
 from chalicelib.wiring import Container, container
 from functions.http import json_errors, json_response, lower_headers, public_url, raw_body
 
@@ -55,7 +57,7 @@ def dial_done(rung: str) -> Response:
     then voicemail."""
     c, args, base = _signed(f"{DIAL_DONE}/{rung}")
     tried = tuple(r for r in rung.split(".") if r and r != NO_REP)
-    plan = capture_dial_result(*args, tried=tried, **_ports(c, routing=False))
+    plan = capture_dial_result(*args, tried=tried, worker=c.worker(), **_ports(c, routing=False))
     if plan.ring is not None and plan.ring.phone:
         xml = twiml.forward_call(
             plan.ring.phone,
@@ -95,6 +97,23 @@ def status() -> Response:
     return json_response({"lead_id": landed.lead_id, "status": landed.status})
 
 
+@bp.route(ALERT_STATUS_PATH + "/{lead_id}/{key}", methods=["POST"], content_types=FORM)
+@json_errors
+def alert_status(lead_id: str, key: str) -> Response:
+    """Twilio reports whether an alert SMS reached the rep's phone."""
+    c, args, _ = _signed(f"{ALERT_STATUS_PATH}/{lead_id}/{key}")
+    status = record_alert_status(
+        lead_id,
+        key,
+        *args,
+        team=c.team,
+        secrets=c.secrets,
+        verify=c.verify_twilio,
+        alerts=c.alert_log,
+    )
+    return json_response({"status": status or "ignored"})
+
+
 def _signed(route: str) -> tuple[Container, tuple[Any, ...], str]:
     """The container, the service's leading arguments (url, body, params, signature), and the
     base our TwiML's action URLs start from: PUBLIC_BASE_URL when set, else the base of the
@@ -118,8 +137,8 @@ def _ports(c: Container, *, routing: bool = True) -> dict[str, Any]:
         "store": c.store,
         "clock": c.clock,
     }
-    # Only events that can create a lead can need an owner.
-    return {**ports, "routing": c.routing} if routing else ports
+    # Only events that can create a lead can need an owner (and start a clock).
+    return {**ports, "routing": c.routing, "timers": c.timers} if routing else ports
 
 
 def _caller_id(params: dict[str, str]) -> str | None:

@@ -15,7 +15,14 @@ from chalicelib.domain.errors import InvalidPayloadError
 from chalicelib.domain.model import Attribution, Lead, Touchpoint
 from chalicelib.domain.team import TeamConfig
 from chalicelib.ports import (
+    AlertContent,
+    AlertRecord,
     AtCapError,
+    ClaimChange,
+    ClockStop,
+    Delivery,
+    DeliveryError,
+    DueStep,
     DuplicateTouchError,
     IdentityTakenError,
     InboundEvent,
@@ -25,6 +32,7 @@ from chalicelib.ports import (
     OwnerChange,
     OwnerChangedError,
     RecordedEvent,
+    Sent,
     StaleTouchError,
     TeamChangedError,
 )
@@ -257,6 +265,240 @@ class MemoryLeadStore:
         cursor = _encode_cursor(page[-1]) if len(page) == query.limit else None
         return LeadPage(page, cursor)
 
+    def due_steps(self, *, before: datetime, limit: int) -> list[DueStep]:
+        with self._lock:
+            rows = [
+                DueStep(x.lead_id, x.next_step, x.next_step_at)
+                for x in self.leads.values()
+                if x.next_step is not None
+                and x.next_step_at is not None
+                and x.next_step_at <= before
+            ]
+        return sorted(rows, key=lambda d: (d.at, d.lead_id))[:limit]
+
+    def begin_step(
+        self, lead_id: str, step: int, *, now: datetime, lease_until: datetime
+    ) -> Lead | None:
+        with self._lock:
+            lead = self.leads.get(lead_id)
+            if (
+                lead is None
+                or lead.next_step != step
+                or lead.next_step_at is None
+                or lead.next_step_at > now
+                or lead.first_response_at is not None
+            ):
+                return None
+            lead = replace(
+                lead, next_step_at=_utc(lease_until), step_attempts=lead.step_attempts + 1
+            )
+            self.leads[lead_id] = lead
+            return lead
+
+    def finish_step(
+        self, lead_id: str, step: int, *, next_step: int | None, next_at: datetime | None
+    ) -> bool:
+        with self._lock:
+            lead = self.leads.get(lead_id)
+            if lead is None or lead.next_step != step:
+                return False
+            if next_step is None or next_at is None:
+                next_step, next_at = None, None
+            self.leads[lead_id] = replace(
+                lead,
+                next_step=next_step,
+                next_step_at=_utc(next_at) if next_at else None,
+                step_attempts=0,
+            )
+            return True
+
+    def defer_step(self, lead_id: str, step: int, *, until: datetime) -> bool:
+        with self._lock:
+            lead = self.leads.get(lead_id)
+            if lead is None or lead.next_step != step:
+                return False
+            self.leads[lead_id] = replace(lead, next_step_at=_utc(until))
+            return True
+
+    def claim(self, change: ClaimChange) -> Lead:
+        with self._lock:
+            touch = _stored_touch(change.touchpoint)
+            sk = _sort_key(touch)
+            if sk in self.touches.get(touch.lead_id, {}):
+                raise DuplicateTouchError()
+            lead = self.leads.get(change.lead_id)
+            if lead is None:
+                raise LookupError(f"no lead {change.lead_id}")
+            if lead.next_step != change.expected_step:
+                raise OwnerChangedError()
+            step_at = lead.next_step_at
+            if change.expected_step is not None and change.step_at is not None:
+                step_at = _utc(change.step_at)
+            lead = replace(
+                lead,
+                claimed_by=change.by,
+                claimed_at=_utc(change.at),
+                paused_until=_utc(change.until),
+                updated_at=_utc(change.at),
+                next_step_at=step_at,
+            )
+            self.leads[change.lead_id] = lead
+            self.touches.setdefault(touch.lead_id, {})[sk] = touch
+            return lead
+
+    def stop_clock(self, stop: ClockStop) -> bool:
+        with self._lock:
+            touch = _stored_touch(stop.touchpoint) if stop.touchpoint else None
+            rows = self.touches.get(touch.lead_id, {}) if touch else {}
+            if touch is not None and _sort_key(touch) in rows:
+                return False  # a repeated request: the touchpoint is there already
+            lead = self.leads.get(stop.lead_id)
+            if lead is None:
+                raise LookupError(f"no lead {stop.lead_id}")
+            if touch is not None:
+                self.touches.setdefault(touch.lead_id, {})[_sort_key(touch)] = touch
+            # A lead with a clock stops once its speed is recorded; one without, at its first
+            # response (as DynamoLeadStore's condition).
+            has_clock = lead.sla_due_at is not None
+            if lead.speed_wall_s is not None or (
+                not has_clock and lead.first_response_at is not None
+            ):
+                return False
+            speed = stop.speed
+            self.leads[stop.lead_id] = replace(
+                lead,
+                first_response_at=lead.first_response_at or _utc(stop.at),
+                first_response_by=lead.first_response_by or stop.by or None,
+                status="contacted",
+                updated_at=_utc(stop.at),
+                next_step=None,
+                next_step_at=None,
+                step_attempts=0,
+                speed_wall_s=float(speed.wall_s) if speed else lead.speed_wall_s,
+                speed_business_s=float(speed.business_s) if speed else lead.speed_business_s,
+                sla_met=speed.met if speed else lead.sla_met,
+            )
+            return True
+
+
+class MemoryAlertLog:
+    """AlertLog in a dict, behaving like DynamoAlertLog (tests/integration/
+    test_alert_log_contract.py runs the same claims against both). Tests read `records`."""
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], AlertRecord] = {}
+        self._lock = threading.Lock()
+
+    def start(self, record: AlertRecord) -> bool:
+        with self._lock:
+            if (record.lead_id, record.key) in self.records:
+                return False
+            self.records[(record.lead_id, record.key)] = _stored_alert(record)
+            return True
+
+    def finish(self, record: AlertRecord) -> None:
+        with self._lock:
+            self.records[(record.lead_id, record.key)] = _stored_alert(record)
+
+    def get(self, lead_id: str, key: str) -> AlertRecord | None:
+        with self._lock:
+            return self.records.get((lead_id, key))
+
+    def take(self, lead_id: str, key: str, *, expected: str, status: str) -> bool:
+        with self._lock:
+            record = self.records.get((lead_id, key))
+            if record is None or record.status != expected:
+                return False
+            self.records[(lead_id, key)] = replace(record, status=status)
+            return True
+
+    def for_lead(self, lead_id: str) -> list[AlertRecord]:
+        with self._lock:
+            rows = [r for (lead, _), r in self.records.items() if lead == lead_id]
+        return sorted(rows, key=lambda r: r.key)
+
+    def by_status(self, status: str, *, limit: int) -> list[AlertRecord]:
+        with self._lock:
+            rows = [r for r in self.records.values() if r.status == status]
+        rows.sort(key=lambda r: (_iso(r.created_at), r.lead_id, r.key), reverse=True)
+        return rows[:limit]
+
+
+class FakeTimers:
+    """Timers that record what was scheduled: `scheduled` holds (lead_id, step, due).
+    `fail_next` makes the next schedule raise it (the queue unreachable after the lead is
+    stored); `dead` is what dead_letters() reports."""
+
+    def __init__(self) -> None:
+        self.scheduled: list[tuple[str, int, datetime]] = []
+        self.fail_next: Exception | None = None
+        self.dead: int | None = 0
+
+    def schedule(self, lead_id: str, step: int, due: datetime) -> None:
+        if self.fail_next is not None:
+            error, self.fail_next = self.fail_next, None
+            raise error
+        self.scheduled.append((lead_id, step, due))
+
+    def dead_letters(self) -> int | None:
+        return self.dead
+
+
+class RecordingSender:
+    """A Sender that records every delivery it accepts (`sent`) and every attempt (`attempts`);
+    `fail_next(error, times=n)` makes the next n attempts raise `error`. Provider ids count
+    the accepted deliveries: "sms-1", "sms-2", …"""
+
+    def __init__(self) -> None:
+        self.sent: list[Delivery] = []
+        self.attempts: list[Delivery] = []
+        self._failures: list[DeliveryError] = []
+
+    def fail_next(self, error: DeliveryError, *, times: int = 1) -> None:
+        """The next `times` attempts raise `error` (after any failures already scripted)."""
+        self._failures += [error] * times
+
+    def send(self, delivery: Delivery) -> Sent:
+        self.attempts.append(delivery)
+        if self._failures:
+            raise self._failures.pop(0)
+        self.sent.append(delivery)
+        return Sent(provider_id=f"{delivery.channel}-{len(self.sent)}")
+
+
+class RecordingUpdatingSender(RecordingSender):
+    """A RecordingSender whose messages can be edited (as Slack's): `updates` holds
+    (provider_id, content) for every update."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.updates: list[tuple[str, AlertContent]] = []
+
+    def update(self, provider_id: str, content: AlertContent) -> Sent:
+        if self._failures:
+            raise self._failures.pop(0)
+        self.updates.append((provider_id, content))
+        return Sent(provider_id=provider_id)
+
+
+class FakeSleep:
+    """A sleep that returns at once, recording what was asked (`calls`); given a FakeClock it
+    moves the clock on by as much, so time still passes for the code under test."""
+
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        self.calls: list[float] = []
+        self.clock = clock
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        if self.clock is not None:
+            self.clock.advance(seconds=seconds)
+
+    @property
+    def total(self) -> float:
+        """Seconds asked for, in all."""
+        return sum(self.calls)
+
 
 def _upsert(lead: Lead | None, change: LeadChange, touch: Touchpoint, links: list[str]) -> Lead:
     c, at, attribution = change.capture, touch.at, touch.attribution.for_lead()
@@ -290,6 +532,21 @@ def _upsert(lead: Lead | None, change: LeadChange, touch: Touchpoint, links: lis
             updated,
             first_response_at=datetime.fromisoformat(response["at"]),
             first_response_by=response.get("by") or None,
+        )
+    clock = change.clock
+    if clock is not None:
+        # As stored: a clock starting at capture is read back from created_at.
+        started = lead.created_at if clock.started_at == at else _utc(clock.started_at)
+        pending = clock.next_step is not None and clock.next_step_at is not None
+        updated = replace(
+            updated,
+            sla_policy=clock.policy,
+            clock_started_at=started,
+            sla_due_at=_utc(clock.due_at),
+            next_step=clock.next_step if pending else updated.next_step,
+            next_step_at=_utc(clock.next_step_at)
+            if pending and clock.next_step_at
+            else updated.next_step_at,
         )
     assignment = change.assignment
     if assignment is None:
@@ -342,6 +599,19 @@ def _stored_touch(touch: Touchpoint) -> Touchpoint:
         at=_utc(touch.at),
         attribution=_stored_attribution(touch.attribution),
         detail=_json_copy(dict(touch.detail)),
+    )
+
+
+def _stored_alert(record: AlertRecord) -> AlertRecord:
+    """`record` as DynamoDB gives it back: times in UTC, numbers as int and float."""
+    return replace(
+        record,
+        step=int(record.step),
+        due_at=_utc(record.due_at),
+        created_at=_utc(record.created_at),
+        called_at=_utc(record.called_at) if record.called_at else None,
+        lateness_s=None if record.lateness_s is None else float(record.lateness_s),
+        attempts=int(record.attempts),
     )
 
 

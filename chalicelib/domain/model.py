@@ -124,3 +124,16 @@ class Lead:
     # The first real response: a connected call now, more channels with the response issue.
     first_response_at: datetime | None = None
     first_response_by: str | None = None
+    # The SLA clock (issue 4): set at capture, stopped by the first response.
+    sla_policy: str | None = None
+    clock_started_at: datetime | None = None  # capture, or the calendar's next opening
+    sla_due_at: datetime | None = None
+    next_step: int | None = None  # the ladder step still to fire; None when done or stopped
+    next_step_at: datetime | None = None
+    step_attempts: int = 0  # times the pending step was begun (>1: a worker died mid-step)
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    paused_until: datetime | None = None  # a claim pauses escalation until then
+    speed_wall_s: float | None = None
+    speed_business_s: float | None = None
+    sla_met: bool | None = None

@@ -6,6 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from chalicelib.domain.calendar import WEEKDAYS, Calendar, Span
+from chalicelib.domain.sla import SlaPolicy
+
+__all__ = ["WEEKDAYS", "Calendar", "SlaPolicy", "Span"]  # re-exported for older imports
+
 # How a form source proves a request is its own.
 AUTH_SCHEMES = ("standard_webhooks", "typeform", "webflow", "token")
 
@@ -18,6 +23,7 @@ class SourceConfig:
     auth_scheme: str  # one of AUTH_SCHEMES
     secret_ref: str  # "env:NAME" or "ssm:/param/name"; never the secret itself
     queue: str | None = None
+    sla_policy: str | None = None  # overrides the queue's policy for this source's leads
 
 
 @dataclass(frozen=True)
@@ -30,11 +36,8 @@ class TrackingNumber:
     queue: str | None = None
 
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
 REP_STATUSES = ("active", "paused", "out_of_office")
-
-# Minutes since local midnight, [start, end): (540, 1020) is 09:00-17:00; end may be 1440.
-Span = tuple[int, int]
+QUIET_SMS = ("email", "hold")  # what an SMS alert in a recipient's quiet hours becomes
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,10 @@ class RepConfig:
     out_of_office_until: datetime | None = None  # aware; with status out_of_office
     max_open: int | None = None  # open, not yet contacted leads
     max_per_day: int | None = None  # new leads per day, the day in the rep's time zone
+    # Alerts: a span on the rep's wall clock when SMS is not sent (it may wrap midnight,
+    # (1320, 420) is 22:00-07:00); inside it an SMS goes by email, or is held to its end.
+    quiet_hours: Span | None = None
+    quiet_sms: str = "email"  # one of QUIET_SMS
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,10 @@ class QueueConfig:
     voicemail: bool = True
     sticky: bool = True  # a returning person keeps an eligible owner
     sticky_days: int = 30  # ...if they were assigned within this many days
+    sla_policy: str | None = None  # None: the team's default policy
+    backup: str | None = None  # a rep id: the ladder's "backup" recipient
+    manager: str | None = None  # a rep id: the ladder's "manager"; else the team's manager
+    slack_channel: str | None = None  # a channel id (C…): the ladder's "channel" recipient
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,20 @@ class RuleConfig:
     campaign: str | None = None  # compared normalised, like UTM campaigns
     tracking_number: str | None = None  # E.164
     fields: Mapping[str, str] = field(default_factory=dict)  # form field -> value, any case
+
+
+@dataclass(frozen=True)
+class AlertChannels:
+    """How alerts leave: the Twilio sender, the Slack bot or webhook, the SES sender. A channel
+    with nothing set is not configured; with nothing at all, alerts go to the local outbox."""
+
+    twilio_account_sid_ref: str | None = None  # the auth token is TeamConfig's twilio one
+    sms_from: str | None = None  # E.164; or
+    messaging_service_sid: str | None = None  # MG…
+    slack_bot_token_ref: str | None = None  # xoxb-…: DMs, channels, chat.update
+    slack_webhook_url_ref: str | None = None  # an incoming webhook: channel messages only
+    email_from: str | None = None  # an SES-verified address
+    email_configuration_set: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +128,11 @@ class TeamConfig:
     default_queue: str | None = None
     reps: tuple[RepConfig, ...] = ()
     rules: tuple[RuleConfig, ...] = ()
+    calendars: tuple[Calendar, ...] = ()
+    sla_policies: tuple[SlaPolicy, ...] = ()
+    default_sla_policy: str | None = None
+    manager: str | None = None  # a rep id: the manager of queues that name none
+    alerts: AlertChannels = field(default_factory=AlertChannels)
 
     def source(self, name: str) -> SourceConfig | None:
         """The source called `name`, if configured."""
@@ -115,6 +145,14 @@ class TeamConfig:
     def rep(self, rep_id: str) -> RepConfig | None:
         """The rep with id `rep_id`, if configured."""
         return next((r for r in self.reps if r.id == rep_id), None)
+
+    def calendar(self, name: str | None) -> Calendar | None:
+        """The calendar called `name`, if configured."""
+        return next((c for c in self.calendars if c.name == name), None)
+
+    def sla_policy(self, name: str | None) -> SlaPolicy | None:
+        """The SLA policy called `name`, if configured."""
+        return next((p for p in self.sla_policies if p.name == name), None)
 
     def queue(self, name: str | None) -> QueueConfig | None:
         """The queue called `name`, falling back to the default queue."""

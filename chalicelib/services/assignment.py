@@ -14,6 +14,7 @@ from chalicelib.domain.errors import ConflictError, NotFoundError
 from chalicelib.domain.hours import RepLoad, local_day
 from chalicelib.domain.model import Attribution, Lead, Touchpoint
 from chalicelib.domain.routing import Assignment, decide, match_queue, sticky_assignment
+from chalicelib.domain.sla import ClockStart
 from chalicelib.domain.team import TeamConfig
 from chalicelib.ports import (
     Clock,
@@ -24,7 +25,9 @@ from chalicelib.ports import (
     OwnerChangedError,
     RoutingStore,
     TeamStore,
+    Timers,
 )
+from chalicelib.services import sla_clock
 
 # Owner -> backup -> … : five moves is a long ladder already; after it a manager decides.
 MAX_REASSIGNMENTS = 5
@@ -57,8 +60,26 @@ class Decision:
 class Assigner:
     """What landing needs to assign owners: the team, the counters and the clock."""
 
-    def __init__(self, *, team: TeamStore, routing: RoutingStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        team: TeamStore,
+        routing: RoutingStore,
+        clock: Clock,
+        timers: Timers | None = None,
+    ) -> None:
         self._team, self._routing, self._clock = team, routing, clock
+        self.timers = timers  # where a new lead's first ladder step is scheduled
+
+    def clock_for(self, capture: Capture, decision: Decision, at: datetime) -> ClockStart | None:
+        """The SLA clock of a new lead captured at `at` with `decision` as its owner."""
+        return sla_clock.start(
+            decision.team,
+            queue=decision.assignment.queue,
+            source=capture.attribution.source,
+            at=at,
+            assigned=decision.assignment.owner is not None,
+        )
 
     def assign(self, capture: Capture, previous: Lead | None) -> Decision | None:
         """See `assign` below."""

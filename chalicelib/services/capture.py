@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from chalicelib.domain import inbound
@@ -14,16 +14,20 @@ from chalicelib.domain.identity import e164_or_none
 from chalicelib.domain.routing import next_to_ring
 from chalicelib.domain.team import QueueConfig, RepConfig, TeamConfig
 from chalicelib.ports import (
+    AlertLog,
     Clock,
     FormVerifier,
     LeadStore,
     RoutingStore,
     Secrets,
     TeamStore,
+    Timers,
     TwilioVerifier,
 )
 from chalicelib.services.assignment import Assigner
+from chalicelib.services.escalation import Worker
 from chalicelib.services.landing import Landed, accept
+from chalicelib.services.responses import stop_after_landing
 
 MAX_BODY_BYTES = 64 * 1024
 # A form tool's double submit usually lands within seconds; ten minutes covers a user who
@@ -58,6 +62,7 @@ def capture_form(
     store: LeadStore,
     routing: RoutingStore,
     clock: Clock,
+    timers: Timers | None = None,
 ) -> Landed:
     """Authenticate a form post by its source's scheme, read it and land it."""
     check_size(body)
@@ -84,7 +89,7 @@ def capture_form(
         raw_body=body.decode(),
         content_type=content_type or "",
         dedup_window=FORM_DEDUP_WINDOW if windowed else None,
-        assigner=Assigner(team=team, routing=routing, clock=clock),
+        assigner=Assigner(team=team, routing=routing, clock=clock, timers=timers),
     )
 
 
@@ -100,6 +105,7 @@ def capture_call(
     store: LeadStore,
     routing: RoutingStore,
     clock: Clock,
+    timers: Timers | None = None,
 ) -> CallPlan:
     """Record an incoming call, give the caller an owner, and ring the owner (else the queue's
     fallback number)."""
@@ -107,7 +113,7 @@ def capture_call(
     to = params.get("To", "")
     number = config.tracking_number(to)
     capture = inbound.call_capture(params, number, default_region=config.default_phone_region)
-    assigner = Assigner(team=team, routing=routing, clock=clock)
+    assigner = Assigner(team=team, routing=routing, clock=clock, timers=timers)
     landed = _accept(capture, body, store=store, clock=clock, assigner=assigner)
     queue = config.queue(number.queue if number else None) or QueueConfig(name="none")
     owner = _owner(config, landed, store)
@@ -143,6 +149,7 @@ def capture_dial_result(
     verify: TwilioVerifier,
     store: LeadStore,
     clock: Clock,
+    worker: Worker | None = None,
 ) -> DialPlan:
     """Record how a forwarded leg ended (an answered one is the lead's first response); if
     nobody answered, ring the next eligible rep of the lead's queue, then voicemail."""
@@ -151,6 +158,9 @@ def capture_dial_result(
     rep = tried[-1] if tried else None
     capture = inbound.dial_capture(params, attempt=max(len(tried) - 1, 0), rep=rep, now=now)
     landed = _accept(capture, body, store=store, clock=clock)
+    if capture.first_response and landed.lead_id and worker is not None:
+        # An answered leg is the lead's first response: the clock stops with its speed.
+        stop_after_landing(landed.lead_id, worker=worker)
     number = config.tracking_number(params.get("To", ""))
     lead = store.get_lead(landed.lead_id) if landed.lead_id else None
     queue = config.queue((lead.queue if lead else None) or (number.queue if number else None))
@@ -177,6 +187,7 @@ def capture_twilio_event(
     store: LeadStore,
     routing: RoutingStore,
     clock: Clock,
+    timers: Timers | None = None,
 ) -> Landed:
     """Record an SMS, a status callback or a voicemail (kind: sms | status | voicemail)."""
     config = _verified(url, body, params, signature, team=team, secrets=secrets, verify=verify)
@@ -188,8 +199,37 @@ def capture_twilio_event(
         "status": lambda: inbound.status_capture(params, default_region=region),
         "voicemail": lambda: inbound.voicemail_capture(params),
     }
-    assigner = Assigner(team=team, routing=routing, clock=clock)
+    assigner = Assigner(team=team, routing=routing, clock=clock, timers=timers)
     return _accept(builders[kind](), body, store=store, clock=clock, assigner=assigner)
+
+
+# Twilio's delivery states for a message, as an alert's status; earlier states change nothing.
+_ALERT_STATES = {"delivered": "delivered", "undelivered": "undelivered", "failed": "undelivered"}
+
+
+def record_alert_status(
+    lead_id: str,
+    key: str,
+    url: str,
+    body: bytes,
+    params: Mapping[str, str],
+    signature: str | None,
+    *,
+    team: TeamStore,
+    secrets: Secrets,
+    verify: TwilioVerifier,
+    alerts: AlertLog,
+) -> str | None:
+    """Twilio's status callback for an alert SMS: the alert records delivered or undelivered
+    (with Twilio's error code). Returns the status recorded, if any."""
+    _verified(url, body, params, signature, team=team, secrets=secrets, verify=verify)
+    status = _ALERT_STATES.get(params.get("MessageStatus", ""))
+    alert = alerts.get(lead_id, key)
+    if status is None or alert is None or alert.status in ("delivered", "undelivered"):
+        return None
+    code = params.get("ErrorCode")
+    alerts.finish(replace(alert, status=status, error=f"twilio {code}" if code else alert.error))
+    return status
 
 
 def _verified(

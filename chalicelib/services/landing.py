@@ -106,14 +106,17 @@ def land(event: InboundEvent, *, store: LeadStore, assigner: Assigner | None = N
             expected_owner=previous.owner if previous else None,
             load=decision.claim if decision else None,
         )
+        if assigner is not None and decision is not None and change.is_new:
+            change = replace(change, clock=assigner.clock_for(capture, decision, event.received_at))
         try:
-            decision = _apply_within_caps(store, change, decision)
+            decision, change = _apply_within_caps(store, change, decision, assigner)
         except (IdentityTakenError, OwnerChangedError):
             continue  # a concurrent delivery got there first: look again
         except DuplicateTouchError:
             return Landed("duplicate", lead_id)
         if assigner is not None:
             assigner.landed(decision, previous)
+            _schedule_first_step(assigner, change)
         status = "updated" if lead_ids else "created"
         owner = decision.assignment.owner if decision else (previous.owner if previous else None)
         log.info(
@@ -126,19 +129,35 @@ def land(event: InboundEvent, *, store: LeadStore, assigner: Assigner | None = N
 
 
 def _apply_within_caps(
-    store: LeadStore, change: LeadChange, decision: Decision | None
-) -> Decision | None:
+    store: LeadStore, change: LeadChange, decision: Decision | None, assigner: Assigner | None
+) -> tuple[Decision | None, LeadChange]:
     """Apply the change; when its rep reached a cap meanwhile, decide again from the same slot
     without them (each round passes one more rep over, so this ends)."""
     while True:
         try:
             _apply(store, change)
-            return decision
+            return decision, change
         except AtCapError as exc:
             if decision is None:
                 raise
             decision = decision.without(exc.rep)
             change = replace(change, assignment=decision.assignment, load=decision.claim)
+            if change.clock is not None and assigner is not None:
+                # Nobody left means the manager is alerted at once: the clock's first step moves.
+                at = change.touchpoint.at
+                change = replace(change, clock=assigner.clock_for(change.capture, decision, at))
+
+
+def _schedule_first_step(assigner: Assigner, change: LeadChange) -> None:
+    clock = change.clock
+    if assigner.timers is None or clock is None or clock.next_step is None:
+        return
+    assert clock.next_step_at is not None
+    try:
+        assigner.timers.schedule(change.lead_id, clock.next_step, clock.next_step_at)
+    except Exception:
+        # The step is stored on the lead with its time: the sweeper fires it within a minute.
+        log.exception("timer not scheduled", extra={"fields": {"lead_id": change.lead_id}})
 
 
 def _apply(store: LeadStore, change: LeadChange) -> None:

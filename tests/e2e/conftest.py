@@ -32,6 +32,14 @@ class LocalStack:
     output: list[str]
 
 
+def _alert_secret_names() -> list[str]:
+    from chalicelib.team_file import load_team_file
+
+    alerts = load_team_file(ROOT / "infra" / "team.demo.yaml").alerts
+    refs = (alerts.twilio_account_sid_ref, alerts.slack_bot_token_ref, alerts.slack_webhook_url_ref)
+    return [ref[4:] for ref in refs if ref and ref.startswith("env:")]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -48,6 +56,10 @@ def stack() -> Iterator[LocalStack]:
         "LEADCLOCK_SECRET_PARTNER": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
     }
     env = {**os.environ, **chosen, "PORT": str(port), "LEADCLOCK_DYNAMODB_PORT": "0"}
+    # Alert credentials from the developer's shell would send real SMS and Slack messages:
+    # without them every alert goes to the stack's outbox, where the tests read it.
+    for name in _alert_secret_names():
+        env.pop(name, None)
     process = subprocess.Popen(
         [sys.executable, "-m", "chalicelib.cli.local"],
         cwd=ROOT,

@@ -25,8 +25,13 @@ from chalicelib.team_file import load_team_file
 from tests.fakes import (
     DictSecrets,
     FakeClock,
+    FakeSleep,
+    FakeTimers,
+    MemoryAlertLog,
     MemoryLeadStore,
     MemoryRoutingStore,
+    RecordingSender,
+    RecordingUpdatingSender,
     StaticTeamStore,
 )
 
@@ -90,6 +95,14 @@ class Stack:
         self.routing = MemoryRoutingStore()
         self.store = MemoryLeadStore(self.routing)
         self.clock = FakeClock()
+        self.timers = FakeTimers()
+        self.alerts = MemoryAlertLog()
+        self.senders: dict[str, RecordingSender] = {
+            "sms": RecordingSender(),
+            "slack": RecordingUpdatingSender(),
+            "email": RecordingSender(),
+        }
+        self.sleep = FakeSleep(self.clock)
         wiring.use(
             wiring.Container(
                 settings=load_settings(self.env),
@@ -100,6 +113,10 @@ class Stack:
                 clock=self.clock,
                 verify_form=signatures.verify_form_request,
                 verify_twilio=signatures.verify_twilio_request,
+                timers=self.timers,
+                alert_log=self.alerts,
+                senders=lambda _team: self.senders,
+                sleep=self.sleep,
             )
         )
 

@@ -1,8 +1,9 @@
 """Integration fixtures: a fresh LeadStore of each kind, so one contract suite runs on both.
 
 `memory` is the in-memory fake; `dynamo` is DynamoLeadStore on moto in this process; `store`
-is each of them in turn. `http_dynamo` is DynamoLeadStore over HTTP against the embedded
-server, for tests where threads really race (moto's in-process backends have no locks).
+is each of them in turn; `alert_log` is MemoryAlertLog, then DynamoAlertLog on moto.
+`http_dynamo` is DynamoLeadStore over HTTP against the embedded server, for tests where threads
+really race (moto's in-process backends have no locks).
 
 Every botocore client costs about 0.2 s to build (each PynamoDB connection loads the service
 model afresh), so the Dynamo fixtures bind the models and build the store once per module and
@@ -16,11 +17,12 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
+from chalicelib.adapters.dynamo.alerts import DynamoAlertLog
 from chalicelib.adapters.dynamo.models import MODELS, bind, create_tables
 from chalicelib.adapters.dynamo.store import DynamoLeadStore
 from chalicelib.cli.embedded import EmbeddedAws
-from chalicelib.ports import LeadStore
-from tests.fakes import T0, FakeClock, MemoryLeadStore
+from chalicelib.ports import AlertLog, LeadStore
+from tests.fakes import T0, FakeClock, MemoryAlertLog, MemoryLeadStore
 
 REGION = "us-east-1"
 
@@ -85,6 +87,26 @@ def dynamo(module_dynamo: DynamoLeadStore, clock: FakeClock) -> DynamoLeadStore:
     """An empty DynamoLeadStore on moto."""
     fresh_tables()
     return module_dynamo
+
+
+@pytest.fixture
+def memory_alerts() -> MemoryAlertLog:
+    """An empty in-memory alert log."""
+    return MemoryAlertLog()
+
+
+@pytest.fixture
+def dynamo_alerts(module_dynamo: DynamoLeadStore) -> DynamoAlertLog:
+    """An empty DynamoAlertLog on moto (the same tables and binding as `dynamo`)."""
+    fresh_tables()
+    return DynamoAlertLog()
+
+
+@pytest.fixture(params=["memory_alerts", "dynamo_alerts"])
+def alert_log(request: pytest.FixtureRequest) -> AlertLog:
+    """Each implementation of AlertLog in turn, empty."""
+    made: AlertLog = request.getfixturevalue(request.param)
+    return made
 
 
 @pytest.fixture(scope="session")

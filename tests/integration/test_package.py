@@ -44,6 +44,14 @@ TABLE_ACTIONS = {
     # ConditionCheckItem.
     "dynamodb:ConditionCheckItem",
 }
+QUEUE_ACTIONS = {
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:ChangeMessageVisibility",
+}
 
 # Runs in a fresh `python -S -I`: no site-packages, no PYTHONPATH, no current directory on
 # sys.path. It puts the unzipped package first, imports one handler as Lambda does, and reports
@@ -215,6 +223,75 @@ def test_runtime_policy_lets_every_function_use_the_tables_and_secrets(package: 
     assert all(s["Resource"]["Fn::Sub"].endswith(":parameter/leadclock/*") for s in parameters)
     decrypt = [s for s in statements if "kms:Decrypt" in _as_list(s["Action"])]
     assert decrypt and all("kms:ViaService" in s["Condition"]["StringEquals"] for s in decrypt)
+
+
+def test_timer_queue_dead_letter_queue_and_alarm_are_in_the_template(package: Package) -> None:
+    resources = package.resources
+    assert all("Type" in res for res in resources.values()), "a merged resource matched nothing"
+    queues = {
+        res["Properties"]["QueueName"]: (name, res["Properties"])
+        for name, res in resources.items()
+        if res["Type"] == "AWS::SQS::Queue"
+    }
+    _, timers = queues["leadclock-timers"]
+    dlq_id, dlq = queues["leadclock-timers-dlq"]
+    assert timers["VisibilityTimeout"] == 60
+    assert timers["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    assert dlq["MessageRetentionPeriod"] == 1_209_600  # 14 days, the most SQS keeps
+
+    alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    dlq_name = {"Fn::GetAtt": [dlq_id, "QueueName"]}
+    on_dlq = [
+        a
+        for a in alarms
+        if a["Namespace"] == "AWS/SQS"
+        and a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        and a["Dimensions"] == [{"Name": "QueueName", "Value": dlq_name}]
+    ]
+    assert len(on_dlq) == 1
+    assert (on_dlq[0]["ComparisonOperator"], on_dlq[0]["Threshold"]) == ("GreaterThanThreshold", 0)
+
+    # Every function Chalice subscribes to a queue: the queue is in the template, created first
+    # (Chalice names it by ARN, which CloudFormation cannot see), and holds a message invisible
+    # for at least as long as the function may run.
+    subscribed = 0
+    for name, props in package.functions().items():
+        for event in props.get("Events", {}).values():
+            if event["Type"] != "SQS":
+                continue
+            subscribed += 1
+            queue_name = event["Properties"]["Queue"]["Fn::Sub"].rsplit(":", 1)[1]
+            assert queue_name in queues, f"{name} reads {queue_name}, which the template lacks"
+            queue_id, queue = queues[queue_name]
+            assert queue_id in _as_list(resources[name].get("DependsOn", [])), name
+            assert props["Timeout"] <= queue["VisibilityTimeout"], name
+    assert subscribed, "no function reads the timer queue"
+
+
+def test_runtime_policy_lets_every_function_use_the_timer_queues_and_send_email(
+    package: Package,
+) -> None:
+    resources = package.resources
+    statements = [
+        s
+        for r in resources.values()
+        if r["Type"] == "AWS::IAM::Policy"
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow"
+    ]
+    queue_ids = [name for name, r in resources.items() if r["Type"] == "AWS::SQS::Queue"]
+    assert len(queue_ids) == 2
+    for queue_id in queue_ids:
+        arn = {"Fn::GetAtt": [queue_id, "Arn"]}
+        for action in QUEUE_ACTIONS:
+            assert any(
+                action in _as_list(s["Action"]) and arn in _as_list(s["Resource"])
+                for s in statements
+            ), (queue_id, action)
+    assert any("ses:SendEmail" in _as_list(s["Action"]) for s in statements)
 
 
 def test_vendor_functions_is_a_relative_link_to_the_blueprints() -> None:

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
+from chalicelib.adapters.dynamo.models import LeadModel
+from chalicelib.adapters.dynamo.store import DynamoLeadStore
 from chalicelib.domain.errors import InvalidPayloadError
 from chalicelib.domain.identity import email_key, phone_key, sid_key
 from chalicelib.domain.model import Attribution, Lead, Touchpoint
 from chalicelib.domain.routing import Assignment
+from chalicelib.domain.sla import ClockStart, Speed
 from chalicelib.ports import (
+    ClaimChange,
+    ClockStop,
+    DueStep,
     DuplicateTouchError,
     IdentityTakenError,
     InboundEvent,
@@ -503,3 +512,388 @@ def test_a_first_response_is_kept_and_never_moved(store: LeadStore) -> None:
     land(store, later, "ld_a", LATER + timedelta(minutes=1), claims=())
     lead = lead_of(store, "ld_a")
     assert (lead.first_response_at, lead.first_response_by) == (LATER, "ana")
+
+
+# --- the SLA clock ------------------------------------------------------------------------
+
+DUE = T0 + timedelta(minutes=5)
+WARN = DUE - timedelta(minutes=2)  # step 0 fires two minutes before the due time
+LEASE = timedelta(seconds=60)
+
+
+def clock_start(
+    *, started: datetime = T0, step: int | None = 0, step_at: datetime | None = WARN
+) -> ClockStart:
+    return ClockStart(
+        policy="five-minutes",
+        started_at=started,
+        due_at=DUE,
+        next_step=step,
+        next_step_at=step_at if step is not None else None,
+    )
+
+
+def land_new(
+    store: LeadStore,
+    lead_id: str = "ld_a",
+    *,
+    clock: ClockStart | None = None,
+    at: datetime = T0,
+    event_id: str | None = None,
+) -> None:
+    """A new form lead, its clock started in the same change."""
+    capture = form(event_id or f"evt-{lead_id}", phone=None, email=f"{lead_id}@example.com")
+    record(store, capture, at)
+    landing = change(capture, lead_id, at)
+    store.apply(replace(landing, is_new=True, clock=clock or clock_start()))
+
+
+def _touch(lead_id: str, key: str, kind: str, at: datetime) -> Touchpoint:
+    return Touchpoint(
+        event_key=key,
+        lead_id=lead_id,
+        at=at,
+        channel="rep",
+        kind=kind,
+        attribution=Attribution(source="leadclock", channel="rep"),
+        detail={"by": "ana"},
+    )
+
+
+def _claim(
+    lead_id: str = "ld_a",
+    *,
+    at: datetime = T0 + timedelta(minutes=1),
+    expected_step: int | None = 0,
+    key: str = "claim:ld_a:1",
+) -> ClaimChange:
+    until = at + timedelta(minutes=10)
+    return ClaimChange(
+        lead_id=lead_id,
+        by="ana",
+        at=at,
+        until=until,
+        expected_step=expected_step,
+        step_at=max(WARN, until) if expected_step is not None else None,
+        touchpoint=_touch(lead_id, key, "claimed", at),
+    )
+
+
+def _stop(
+    lead_id: str = "ld_a",
+    *,
+    at: datetime = T0 + timedelta(minutes=4),
+    speed: Speed | None = None,
+    key: str | None = "contacted:ld_a:1",
+) -> ClockStop:
+    return ClockStop(
+        lead_id=lead_id,
+        at=at,
+        by="ana",
+        speed=speed if speed is not None else Speed(wall_s=240.0, business_s=240.0, met=True),
+        touchpoint=_touch(lead_id, key, "contacted", at) if key else None,
+    )
+
+
+def test_a_new_lead_with_a_clock_reads_it_back(store: LeadStore) -> None:
+    land_new(store)
+    lead = lead_of(store, "ld_a")
+    assert (lead.sla_policy, lead.clock_started_at, lead.sla_due_at) == ("five-minutes", T0, DUE)
+    assert (lead.next_step, lead.next_step_at, lead.step_attempts) == (0, WARN, 0)
+    assert (lead.claimed_by, lead.speed_wall_s, lead.sla_met) == (None, None, None)
+    assert (lead.updated_at, lead.sms_opt_out, lead.status) == (T0, False, "new")
+
+
+def test_a_clock_starting_at_the_next_opening_keeps_its_own_start(store: LeadStore) -> None:
+    opening = T0 + timedelta(hours=15, microseconds=7)
+    land_new(store, clock=clock_start(started=opening, step=-1, step_at=opening))
+    lead = lead_of(store, "ld_a")
+    assert (lead.created_at, lead.clock_started_at) == (T0, opening)
+    assert (lead.next_step, lead.next_step_at) == (-1, opening)
+
+
+def test_a_lead_without_a_clock_has_none(store: LeadStore) -> None:
+    land(store, form("evt-1"), "ld_a", T0)
+    lead = lead_of(store, "ld_a")
+    assert (lead.sla_policy, lead.clock_started_at, lead.sla_due_at, lead.next_step) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert store.due_steps(before=T0 + timedelta(days=1), limit=10) == []
+
+
+def test_a_clock_with_nothing_to_fire_is_not_a_due_step(store: LeadStore) -> None:
+    land_new(store, clock=clock_start(step=None))
+    assert lead_of(store, "ld_a").sla_due_at == DUE
+    assert store.due_steps(before=DUE + timedelta(days=1), limit=10) == []
+
+
+def test_due_steps_lists_a_step_once_due_and_not_before(store: LeadStore) -> None:
+    land_new(store)
+    assert store.due_steps(before=WARN - timedelta(microseconds=1), limit=10) == []
+    assert store.due_steps(before=WARN, limit=10) == [DueStep("ld_a", 0, WARN)]
+
+
+def test_due_steps_are_earliest_first_and_limited(store: LeadStore) -> None:
+    for i, minutes in enumerate((3, 1, 2)):
+        at = T0 + timedelta(minutes=minutes)
+        land_new(store, f"ld_{i}", clock=clock_start(step=i, step_at=at))
+    due = store.due_steps(before=T0 + timedelta(hours=1), limit=10)
+    assert [(d.lead_id, d.step) for d in due] == [("ld_1", 1), ("ld_2", 2), ("ld_0", 0)]
+    assert [d.lead_id for d in store.due_steps(before=T0 + timedelta(hours=1), limit=2)] == [
+        "ld_1",
+        "ld_2",
+    ]
+
+
+def test_begin_step_takes_a_due_step_once(store: LeadStore) -> None:
+    land_new(store)
+    begun = store.begin_step("ld_a", 0, now=WARN, lease_until=WARN + LEASE)
+    assert begun is not None
+    assert (begun.next_step, begun.next_step_at, begun.step_attempts) == (0, WARN + LEASE, 1)
+    assert begun == lead_of(store, "ld_a")
+    assert store.begin_step("ld_a", 0, now=WARN, lease_until=WARN + LEASE) is None
+    assert store.due_steps(before=WARN, limit=10) == []
+
+
+def test_begin_step_refuses_a_step_not_due_not_pending_or_of_no_lead(store: LeadStore) -> None:
+    land_new(store)
+    early = WARN - timedelta(seconds=1)
+    assert store.begin_step("ld_a", 0, now=early, lease_until=early + LEASE) is None
+    assert store.begin_step("ld_a", 1, now=DUE, lease_until=DUE + LEASE) is None
+    assert store.begin_step("ld_nobody", 0, now=DUE, lease_until=DUE + LEASE) is None
+    assert store.get_lead("ld_nobody") is None
+    assert lead_of(store, "ld_a").step_attempts == 0
+
+
+def test_begin_step_refuses_a_lead_with_a_response(store: LeadStore) -> None:
+    land_new(store)
+    answered = replace(
+        call_status("CA1", "completed"),
+        first_response={"at": (T0 + timedelta(minutes=2)).isoformat(), "by": "ana"},
+    )
+    land(store, answered, "ld_a", T0 + timedelta(minutes=2), claims=())
+    assert store.begin_step("ld_a", 0, now=WARN, lease_until=WARN + LEASE) is None
+
+
+def test_after_the_lease_a_step_is_due_again_and_attempts_count(store: LeadStore) -> None:
+    land_new(store)
+    assert store.begin_step("ld_a", 0, now=WARN, lease_until=WARN + LEASE) is not None
+    expired = WARN + LEASE
+    assert store.due_steps(before=expired, limit=10) == [DueStep("ld_a", 0, expired)]
+    again = store.begin_step("ld_a", 0, now=expired, lease_until=expired + LEASE)
+    assert again is not None and again.step_attempts == 2
+
+
+def test_finish_step_moves_on_and_due_steps_follows(store: LeadStore) -> None:
+    land_new(store)
+    store.begin_step("ld_a", 0, now=WARN, lease_until=WARN + LEASE)
+    assert store.finish_step("ld_a", 0, next_step=1, next_at=DUE)
+    lead = lead_of(store, "ld_a")
+    assert (lead.next_step, lead.next_step_at, lead.step_attempts) == (1, DUE, 0)
+    assert store.due_steps(before=DUE, limit=10) == [DueStep("ld_a", 1, DUE)]
+    assert not store.finish_step("ld_a", 0, next_step=2, next_at=DUE)  # step 0 is done
+    assert lead_of(store, "ld_a").next_step == 1
+
+
+def test_finishing_the_last_step_takes_the_lead_off_due_steps(store: LeadStore) -> None:
+    land_new(store)
+    assert store.finish_step("ld_a", 0, next_step=None, next_at=None)
+    lead = lead_of(store, "ld_a")
+    assert (lead.next_step, lead.next_step_at) == (None, None)
+    assert store.due_steps(before=DUE + timedelta(days=1), limit=10) == []
+    assert store.begin_step("ld_a", 0, now=DUE, lease_until=DUE + LEASE) is None
+    assert not store.finish_step("ld_a", 0, next_step=None, next_at=None)
+
+
+def test_defer_step_keeps_the_step_pending_later(store: LeadStore) -> None:
+    land_new(store)
+    later = WARN + timedelta(minutes=10)
+    assert store.defer_step("ld_a", 0, until=later)
+    assert store.due_steps(before=WARN, limit=10) == []
+    assert store.due_steps(before=later, limit=10) == [DueStep("ld_a", 0, later)]
+    assert not store.defer_step("ld_a", 1, until=later)
+    assert not store.defer_step("ld_nobody", 0, until=later)
+    assert store.get_lead("ld_nobody") is None
+
+
+def test_a_claim_pauses_escalation_and_moves_the_pending_step(store: LeadStore) -> None:
+    land_new(store)
+    claim = _claim()
+    lead = store.claim(claim)
+    assert (lead.claimed_by, lead.claimed_at, lead.paused_until) == ("ana", claim.at, claim.until)
+    assert (lead.next_step, lead.next_step_at) == (0, claim.until)
+    assert lead.clock_started_at == T0 and lead.first_response_at is None  # the clock runs on
+    assert lead == lead_of(store, "ld_a")
+    assert store.due_steps(before=claim.until - timedelta(seconds=1), limit=10) == []
+    assert [t.kind for t in store.touchpoints("ld_a")] == ["form_submitted", "claimed"]
+
+
+def test_a_repeated_claim_is_a_duplicate_and_changes_nothing(store: LeadStore) -> None:
+    land_new(store)
+    store.claim(_claim())
+    before = lead_of(store, "ld_a")
+    # A repeat is the same touchpoint: the same key at the same time (its timeline sort key).
+    with pytest.raises(DuplicateTouchError):
+        store.claim(replace(_claim(), until=T0 + timedelta(hours=1)))
+    assert lead_of(store, "ld_a") == before
+    assert len(store.touchpoints("ld_a")) == 2
+
+
+def test_a_claim_decided_on_a_step_that_moved_is_refused(store: LeadStore) -> None:
+    land_new(store)
+    store.finish_step("ld_a", 0, next_step=1, next_at=DUE)
+    with pytest.raises(OwnerChangedError):
+        store.claim(_claim(expected_step=0))
+    with pytest.raises(OwnerChangedError):
+        store.claim(_claim(expected_step=None, key="claim:ld_a:2"))
+    lead = lead_of(store, "ld_a")
+    assert (lead.claimed_by, lead.next_step_at) == (None, DUE)
+    assert len(store.touchpoints("ld_a")) == 1
+
+
+def test_a_lead_with_no_pending_step_can_be_claimed(store: LeadStore) -> None:
+    land_new(store, clock=clock_start(step=None))
+    lead = store.claim(_claim(expected_step=None))
+    assert (lead.claimed_by, lead.next_step, lead.next_step_at) == ("ana", None, None)
+
+
+def test_claiming_an_unknown_lead_raises_lookup_error(store: LeadStore) -> None:
+    with pytest.raises(LookupError):
+        store.claim(_claim("ld_nobody", expected_step=None, key="claim:ld_nobody:1"))
+    assert store.get_lead("ld_nobody") is None
+
+
+def test_stop_clock_records_speed_once_and_its_touchpoint_once(store: LeadStore) -> None:
+    land_new(store)
+    stop = _stop()
+    assert store.stop_clock(stop)
+    lead = lead_of(store, "ld_a")
+    assert (lead.first_response_at, lead.first_response_by, lead.status) == (
+        stop.at,
+        "ana",
+        "contacted",
+    )
+    assert (lead.speed_wall_s, lead.speed_business_s, lead.sla_met) == (240.0, 240.0, True)
+    assert (lead.next_step, lead.next_step_at) == (None, None)
+    assert store.due_steps(before=DUE + timedelta(days=1), limit=10) == []
+
+    later = T0 + timedelta(minutes=9)
+    slower = Speed(wall_s=540.0, business_s=540.0, met=False)
+    assert not store.stop_clock(replace(stop, speed=slower))  # the same request again
+    assert not store.stop_clock(_stop(at=later, speed=slower, key="contacted:ld_a:2"))
+    lead = lead_of(store, "ld_a")
+    assert (lead.first_response_at, lead.speed_wall_s, lead.sla_met) == (stop.at, 240.0, True)
+    kinds = [t.kind for t in store.touchpoints("ld_a")]
+    assert kinds == ["form_submitted", "contacted", "contacted"]
+
+
+def test_stop_clock_without_a_touchpoint_stops_once(store: LeadStore) -> None:
+    land_new(store)
+    assert store.stop_clock(_stop(key=None))
+    assert not store.stop_clock(_stop(key=None, at=DUE))
+    assert lead_of(store, "ld_a").first_response_at == T0 + timedelta(minutes=4)
+    assert len(store.touchpoints("ld_a")) == 1
+
+
+def test_stop_clock_after_a_connected_call_landed_still_records_speed(store: LeadStore) -> None:
+    land_new(store)
+    connected = T0 + timedelta(minutes=3)
+    answered = replace(
+        call_status("CA1", "completed"),
+        first_response={"at": connected.isoformat(), "by": "ben"},
+    )
+    land(store, answered, "ld_a", connected, claims=())
+    speed = Speed(wall_s=180.0, business_s=180.0, met=True)
+    assert store.stop_clock(_stop(at=connected, speed=speed, key=None))
+    lead = lead_of(store, "ld_a")
+    assert (lead.first_response_at, lead.first_response_by) == (connected, "ben")
+    assert (lead.speed_wall_s, lead.status, lead.next_step) == (180.0, "contacted", None)
+    assert not store.stop_clock(_stop(at=DUE, key=None))
+
+
+def test_a_lead_without_a_clock_stops_at_its_first_response(store: LeadStore) -> None:
+    land(store, form("evt-1"), "ld_a", T0)
+    stop = replace(_stop(key="contacted:ld_a:1"), speed=None)
+    assert store.stop_clock(stop)
+    lead = lead_of(store, "ld_a")
+    assert (lead.first_response_at, lead.status, lead.speed_wall_s) == (stop.at, "contacted", None)
+    assert not store.stop_clock(replace(stop, touchpoint=None, at=DUE))
+    assert lead_of(store, "ld_a").first_response_at == stop.at
+
+
+def test_stopping_the_clock_of_an_unknown_lead_raises_lookup_error(store: LeadStore) -> None:
+    with pytest.raises(LookupError):
+        store.stop_clock(_stop("ld_nobody", key=None))
+    with pytest.raises(LookupError):
+        store.stop_clock(_stop("ld_nobody", key="contacted:ld_nobody:1"))
+    assert store.get_lead("ld_nobody") is None
+    assert store.touchpoints("ld_nobody") == []
+
+
+def test_a_stopped_clock_fires_nothing(store: LeadStore) -> None:
+    land_new(store)
+    store.stop_clock(_stop())
+    assert store.begin_step("ld_a", 0, now=DUE, lease_until=DUE + LEASE) is None
+    assert not store.finish_step("ld_a", 0, next_step=1, next_at=DUE)
+    assert not store.defer_step("ld_a", 0, until=DUE)
+
+
+# --- DynamoDB only: what the clock costs in requests ---------------------------------------
+
+
+@contextmanager
+def dynamodb_calls(store: DynamoLeadStore) -> Iterator[list[str]]:
+    """The DynamoDB operations `store` sends inside the block, in order."""
+    operations: list[str] = []
+
+    def on_call(event_name: str, **_: Any) -> None:
+        operations.append(event_name.rsplit(".", 1)[-1])
+
+    # The models' shared client (single-item requests) and the store's (transactions).
+    clients = [LeadModel._get_connection().connection.client, store._conn().client]
+    clients = list({id(c): c for c in clients}.values())
+    for client in clients:
+        client.meta.events.register("before-call.dynamodb.*", on_call)
+    try:
+        yield operations
+    finally:
+        for client in clients:
+            client.meta.events.unregister("before-call.dynamodb.*", on_call)
+
+
+def test_a_new_leads_clock_is_written_in_its_landing_transaction(dynamo: DynamoLeadStore) -> None:
+    capture = form("evt-1")
+    record(dynamo, capture, T0)
+    landing = replace(change(capture, "ld_a", T0), is_new=True, clock=clock_start())
+    with dynamodb_calls(dynamo) as calls:
+        dynamo.apply(landing)
+    assert calls == ["TransactWriteItems"]
+
+
+def test_the_sweeper_queries_the_index_and_never_scans(dynamo: DynamoLeadStore) -> None:
+    land_new(dynamo)
+    with dynamodb_calls(dynamo) as calls:
+        dynamo.due_steps(before=DUE, limit=100)
+    assert calls == ["Query"]
+
+
+def test_each_step_operation_is_one_update_with_no_read(dynamo: DynamoLeadStore) -> None:
+    land_new(dynamo)
+    with dynamodb_calls(dynamo) as calls:
+        assert dynamo.begin_step("ld_a", 0, now=WARN, lease_until=WARN + LEASE) is not None
+        assert dynamo.begin_step("ld_a", 0, now=WARN, lease_until=WARN + LEASE) is None
+        assert dynamo.defer_step("ld_a", 0, until=DUE)
+        assert dynamo.finish_step("ld_a", 0, next_step=1, next_at=DUE)
+    assert calls == ["UpdateItem"] * 4
+
+
+def test_stopping_the_clock_with_its_touchpoint_is_one_transaction(
+    dynamo: DynamoLeadStore,
+) -> None:
+    land_new(dynamo)
+    with dynamodb_calls(dynamo) as calls:
+        assert dynamo.stop_clock(_stop())
+    assert calls == ["TransactWriteItems"]

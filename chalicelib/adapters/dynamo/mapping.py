@@ -57,10 +57,12 @@ def attribution_of(m: AttributionAttr) -> Attribution:
 
 def lead_from_row(row: LeadModel) -> Lead:
     """The lead a row holds; fields a new lead does not store are read from created_at."""
+    created_at = parse(row.created_at)
+    has_clock = row.sla_due_at is not None
     return Lead(
         lead_id=row.lead_id,
-        created_at=parse(row.created_at),
-        updated_at=parse(row.updated_at),
+        created_at=created_at,
+        updated_at=parse(row.updated_at) if row.updated_at else created_at,
         first_touch=attribution_of(row.first_touch),
         last_touch=attribution_of(row.last_touch or row.first_touch),
         phone=row.phone,
@@ -71,7 +73,7 @@ def lead_from_row(row: LeadModel) -> Lead:
         sms_opt_out=bool(row.sms_opt_out),
         touch_count=int(row.touch_count or 0),
         linked_lead_ids=frozenset(row.linked_lead_ids or ()),
-        last_touch_at=parse(row.last_touch_at or row.created_at),
+        last_touch_at=parse(row.last_touch_at) if row.last_touch_at else created_at,
         owner=row.owner,
         queue=row.queue,
         owner_assigned_at=parse(row.owner_assigned_at or row.created_at) if row.owner else None,
@@ -79,7 +81,27 @@ def lead_from_row(row: LeadModel) -> Lead:
         previous_owners=tuple(row.previous_owners or ()),
         first_response_at=parse(row.first_response_at) if row.first_response_at else None,
         first_response_by=row.first_response_by,
+        sla_policy=row.sla_policy,
+        clock_started_at=row.clock_started_at or (created_at if has_clock else None),
+        sla_due_at=row.sla_due_at,
+        next_step=_int_or_none(row.next_step),
+        next_step_at=row.next_step_at,
+        step_attempts=int(row.step_attempts or 0),
+        claimed_by=row.claimed_by,
+        claimed_at=row.claimed_at,
+        paused_until=row.paused_until,
+        speed_wall_s=_float_or_none(row.speed_wall_s),
+        speed_business_s=_float_or_none(row.speed_business_s),
+        sla_met=row.sla_met,
     )
+
+
+def _int_or_none(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _float_or_none(value: float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def touch_from_row(row: TouchpointModel) -> Touchpoint:

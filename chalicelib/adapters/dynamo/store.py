@@ -1,8 +1,10 @@
-"""LeadStore on DynamoDB: a conditional put for the inbox, one read and one transaction to land."""
+"""LeadStore on DynamoDB: a conditional put for the inbox, one read and one transaction to land;
+one conditional update per step of the SLA clock's ladder."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +33,10 @@ from chalicelib.domain.capture import Capture
 from chalicelib.domain.model import Lead, Touchpoint
 from chalicelib.ports import (
     AtCapError,
+    ClaimChange,
     Clock,
+    ClockStop,
+    DueStep,
     DuplicateTouchError,
     IdentityTakenError,
     InboundEvent,
@@ -45,6 +50,8 @@ from chalicelib.ports import (
 )
 
 _PENDING = "pending"
+_DUE = "due"  # the one value of the due-steps index's key: present while a step is pending
+_FAILED = "ConditionalCheckFailed"
 
 
 class _SystemClock:
@@ -262,12 +269,178 @@ class DynamoLeadStore:
                     break
         return LeadPage(leads, None)
 
+    def due_steps(self, *, before: datetime, limit: int) -> list[DueStep]:
+        """Pending steps due by `before`, earliest first: one Query of the sparse index."""
+        rows = LeadModel.due_steps.query(_DUE, LeadModel.next_step_at <= before, limit=limit)
+        return [
+            DueStep(row.lead_id, int(row.next_step), row.next_step_at)
+            for row in rows
+            if row.next_step is not None and row.next_step_at is not None
+        ]
+
+    def begin_step(
+        self, lead_id: str, step: int, *, now: datetime, lease_until: datetime
+    ) -> Lead | None:
+        """One conditional UpdateItem: the step must be pending, due and unanswered. Its time
+        moves to the lease's end, and the lead comes back from the update itself."""
+        row = LeadModel(lead_id)
+        condition = (
+            (LeadModel.next_step == step)
+            & (LeadModel.next_step_at <= now)
+            & LeadModel.first_response_at.does_not_exist()
+        )
+        actions: list[Any] = [
+            LeadModel.next_step_at.set(lease_until),
+            LeadModel.step_attempts.add(1),
+        ]
+        if not _conditional(lambda: row.update(actions=actions, condition=condition)):
+            return None
+        return lead_from_row(row)
+
+    def finish_step(
+        self, lead_id: str, step: int, *, next_step: int | None, next_at: datetime | None
+    ) -> bool:
+        """Move the pending step on, or off the index when the ladder is done."""
+        actions: list[Any] = [LeadModel.step_attempts.remove()]
+        if next_step is None or next_at is None:
+            actions += _no_pending_step()
+        else:
+            actions += [
+                LeadModel.next_step.set(next_step),
+                LeadModel.next_step_at.set(next_at),
+                LeadModel.due.set(_DUE),
+            ]
+        row = LeadModel(lead_id)
+        return _conditional(
+            lambda: row.update(actions=actions, condition=LeadModel.next_step == step)
+        )
+
+    def defer_step(self, lead_id: str, step: int, *, until: datetime) -> bool:
+        """Keep the step pending, later."""
+        row = LeadModel(lead_id)
+        actions: list[Any] = [LeadModel.next_step_at.set(until)]
+        return _conditional(
+            lambda: row.update(actions=actions, condition=LeadModel.next_step == step)
+        )
+
+    def claim(self, change: ClaimChange) -> Lead:
+        """The claim and its timeline entry in one transaction; the pending step, if any, moves
+        to the end of the pause only if it is still the step the claim was decided against."""
+        actions: list[Any] = [
+            LeadModel.claimed_by.set(change.by),
+            LeadModel.claimed_at.set(change.at),
+            LeadModel.paused_until.set(change.until),
+            LeadModel.updated_at.set(iso(change.at)),
+        ]
+        condition = LeadModel.lead_id.exists()
+        if change.expected_step is None:
+            condition &= LeadModel.next_step.does_not_exist()
+        else:
+            condition &= LeadModel.next_step == change.expected_step
+            if change.step_at is not None:
+                actions.append(LeadModel.next_step_at.set(change.step_at))
+        touch = touch_item(change.touchpoint)
+        try:
+            with TransactWrite(connection=self._conn()) as tx:
+                tx.save(touch, condition=TouchpointModel.sk.does_not_exist())
+                tx.update(LeadModel(change.lead_id), actions=actions, condition=condition)
+        except TransactWriteError as exc:
+            touch_failed, lead_failed = _failed(exc, 2)
+            if touch_failed:
+                raise DuplicateTouchError() from None
+            if not lead_failed:
+                raise
+            if self.get_lead(change.lead_id) is None:
+                raise LookupError(f"no lead {change.lead_id}") from None
+            raise OwnerChangedError() from None
+        lead = self.get_lead(change.lead_id)
+        assert lead is not None  # it was just updated, and leads are never deleted
+        return lead
+
+    def stop_clock(self, stop: ClockStop) -> bool:
+        """Record the first response and speed and cancel pending steps, in the same
+        transaction as the touchpoint, unless the clock stopped before (then the touchpoint is
+        still added, once)."""
+        at = iso(stop.at)
+        actions: list[Any] = [
+            LeadModel.first_response_at.set(LeadModel.first_response_at | at),
+            LeadModel.status.set("contacted"),
+            LeadModel.updated_at.set(at),
+            LeadModel.step_attempts.remove(),
+            *_no_pending_step(),
+        ]
+        if stop.by:
+            by = LeadModel.first_response_by
+            actions.append(by.set(by | stop.by))
+        if stop.speed is not None:
+            actions += [
+                LeadModel.speed_wall_s.set(stop.speed.wall_s),
+                LeadModel.speed_business_s.set(stop.speed.business_s),
+                LeadModel.sla_met.set(stop.speed.met),
+            ]
+        # A lead with a clock stops once its speed is recorded (a connected call's landing sets
+        # first_response_at alone, and must not keep the clock from stopping); a lead without
+        # one stops at its first response.
+        condition = (
+            LeadModel.lead_id.exists()
+            & LeadModel.speed_wall_s.does_not_exist()
+            & (LeadModel.sla_due_at.exists() | LeadModel.first_response_at.does_not_exist())
+        )
+        lead = LeadModel(stop.lead_id)
+        if stop.touchpoint is None:
+            if _conditional(lambda: lead.update(actions=actions, condition=condition)):
+                return True
+            if self.get_lead(stop.lead_id) is None:
+                raise LookupError(f"no lead {stop.lead_id}")
+            return False
+        touch = touch_item(stop.touchpoint)
+        try:
+            with TransactWrite(connection=self._conn()) as tx:
+                tx.save(touch, condition=TouchpointModel.sk.does_not_exist())
+                tx.update(lead, actions=actions, condition=condition)
+        except TransactWriteError as exc:
+            touch_failed, lead_failed = _failed(exc, 2)
+            if not (touch_failed or lead_failed):
+                raise
+            if touch_failed:
+                return False  # a repeated request: the touchpoint is there already
+            if self.get_lead(stop.lead_id) is None:
+                raise LookupError(f"no lead {stop.lead_id}") from None
+            # The clock stopped before; this response still belongs on the timeline.
+            _conditional(lambda: touch.save(condition=TouchpointModel.sk.does_not_exist()))
+            return False
+        return True
+
     def _conn(self) -> Connection:
         # Several threads may land at once (the local runner, the concurrency tests).
         with self._connection_lock:
             if self._connection is None:
                 self._connection = Connection(region=self._region, host=self._host)
             return self._connection
+
+
+def _conditional(write: Callable[[], object]) -> bool:
+    """Run a conditional single-item write; False when its condition failed."""
+    try:
+        write()
+    except (UpdateError, PutError) as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def _failed(exc: TransactWriteError, count: int) -> list[bool]:
+    """For each of the first `count` items of a cancelled transaction, whether its condition
+    failed."""
+    reasons = list(exc.cancellation_reasons or [])
+    reasons += [None] * (count - len(reasons))
+    return [r is not None and r.code == _FAILED for r in reasons[:count]]
+
+
+def _no_pending_step() -> list[Any]:
+    """The actions that take a lead's pending step off the ladder and out of the index."""
+    return [LeadModel.next_step.remove(), LeadModel.next_step_at.remove(), LeadModel.due.remove()]
 
 
 def _cancellation_error(
@@ -345,16 +518,18 @@ def _lead_actions(change: LeadChange, links: list[str], at: str) -> list[Any]:
         LeadModel.created_key.set(LeadModel.created_key | f"{at}#{change.lead_id}"),
         LeadModel.first_touch.set(LeadModel.first_touch | touch),
         LeadModel.status.set(LeadModel.status | "new"),
-        LeadModel.updated_at.set(at),
         LeadModel.touch_count.add(1),
     ]
+    # A new lead's updated_at is its created_at: read back from it, not stored twice.
+    if not change.is_new:
+        actions.append(LeadModel.updated_at.set(at))
     # A new lead's last touch is its first: stored once, read back from first_touch and
     # created_at. That keeps a typical new lead item under 1 KB.
     if _moves_last_touch(change) and not change.is_new:
         actions += [LeadModel.last_touch_at.set(at), LeadModel.last_touch.set(touch)]
-    opt_out = capture.sms_opt_out
-    keep = LeadModel.sms_opt_out | False
-    actions.append(LeadModel.sms_opt_out.set(keep if opt_out is None else opt_out))
+    # Stored once an SMS sets or clears it; absent reads as False (the model's default).
+    if capture.sms_opt_out is not None:
+        actions.append(LeadModel.sms_opt_out.set(capture.sms_opt_out))
     for attr, value in ((LeadModel.phone, capture.phone), (LeadModel.email, capture.email)):
         if value:
             actions.append(attr.set(attr | value))
@@ -381,4 +556,25 @@ def _lead_actions(change: LeadChange, links: list[str], at: str) -> list[Any]:
         ]
         if not change.is_new:  # a new lead's owner was assigned when it was created
             actions.append(LeadModel.owner_assigned_at.set(at))
+    return actions + _clock_actions(change)
+
+
+def _clock_actions(change: LeadChange) -> list[Any]:
+    """A new lead's SLA clock and first pending step, set in the same update as the lead."""
+    clock = change.clock
+    if clock is None:
+        return []
+    actions: list[Any] = [
+        LeadModel.sla_policy.set(clock.policy),
+        LeadModel.sla_due_at.set(clock.due_at),
+    ]
+    # A clock that starts at capture is read back from created_at.
+    if clock.started_at != change.touchpoint.at:
+        actions.append(LeadModel.clock_started_at.set(clock.started_at))
+    if clock.next_step is not None and clock.next_step_at is not None:
+        actions += [
+            LeadModel.next_step.set(clock.next_step),
+            LeadModel.next_step_at.set(clock.next_step_at),
+            LeadModel.due.set(_DUE),
+        ]
     return actions

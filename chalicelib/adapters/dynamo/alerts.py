@@ -1,0 +1,101 @@
+"""AlertLog on DynamoDB: one item per alert, keyed by lead and alert key; failed alerts by index."""
+
+from __future__ import annotations
+
+from pynamodb.exceptions import PutError, UpdateError
+
+from chalicelib.adapters.dynamo.mapping import iso, parse
+from chalicelib.adapters.dynamo.models import AlertModel
+from chalicelib.ports import AlertRecord
+
+
+class DynamoAlertLog:
+    """Every alert, written before its provider call (a conditional put), finished after."""
+
+    def start(self, record: AlertRecord) -> bool:
+        """Log the alert unless its key is logged already (then False: it may have gone out)."""
+        try:
+            alert_row(record).save(condition=AlertModel.key.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def finish(self, record: AlertRecord) -> None:
+        """Replace the logged alert with its outcome."""
+        alert_row(record).save()
+
+    def get(self, lead_id: str, key: str) -> AlertRecord | None:
+        """The alert logged under `key`, read consistently."""
+        try:
+            return alert_from_row(AlertModel.get(lead_id, key, consistent_read=True))
+        except AlertModel.DoesNotExist:
+            return None
+
+    def take(self, lead_id: str, key: str, *, expected: str, status: str) -> bool:
+        """Move the alert from `expected` to `status` in one conditional UpdateItem; False if
+        it was not in `expected` (or was never logged)."""
+        try:
+            AlertModel(lead_id, key).update(
+                actions=[AlertModel.status.set(status)],
+                condition=AlertModel.status == expected,
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def for_lead(self, lead_id: str) -> list[AlertRecord]:
+        """The lead's alerts in key order: one Query."""
+        return [alert_from_row(r) for r in AlertModel.query(lead_id, consistent_read=True)]
+
+    def by_status(self, status: str, *, limit: int) -> list[AlertRecord]:
+        """Alerts with `status`, newest first: one Query of the by_status index."""
+        rows = AlertModel.by_status.query(status, scan_index_forward=False, limit=limit)
+        return [alert_from_row(r) for r in rows]
+
+
+def alert_row(record: AlertRecord) -> AlertModel:
+    """The item for an alert record."""
+    return AlertModel(
+        record.lead_id,
+        record.key,
+        step=record.step,
+        step_name=record.step_name,
+        recipient=record.recipient,
+        channel=record.channel,
+        to=record.to,
+        status=record.status,
+        due_at=iso(record.due_at),
+        created_at=iso(record.created_at),
+        called_at=iso(record.called_at) if record.called_at else None,
+        lateness_s=record.lateness_s,
+        provider_id=record.provider_id,
+        attempts=record.attempts,
+        error=record.error,
+        fallback_of=record.fallback_of,
+    )
+
+
+def alert_from_row(row: AlertModel) -> AlertRecord:
+    """The alert record an item holds."""
+    return AlertRecord(
+        lead_id=row.lead_id,
+        key=row.key,
+        step=int(row.step),
+        step_name=row.step_name,
+        recipient=row.recipient,
+        channel=row.channel,
+        to=row.to,
+        status=row.status,
+        due_at=parse(row.due_at),
+        created_at=parse(row.created_at),
+        called_at=parse(row.called_at) if row.called_at else None,
+        lateness_s=None if row.lateness_s is None else float(row.lateness_s),
+        provider_id=row.provider_id,
+        attempts=int(row.attempts or 0),
+        error=row.error,
+        fallback_of=row.fallback_of,
+    )
