@@ -94,6 +94,7 @@ class Fired:
     status: str  # fired | stale | deferred | done
     alerts: tuple[AlertRecord, ...] = ()
     next_step: int | None = None
+    next_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -123,19 +124,29 @@ def on_timer(body: str, worker: Worker) -> Fired | None:
 
 def sweep(worker: Worker, *, limit: int = 100) -> int:
     """Fire steps whose timer message was lost (or whose worker died), and send SMS held for
-    quiet hours that have ended; returns how many steps fired."""
-    send_held(worker, limit=limit)
+    quiet hours that have ended (after the steps, so a lead reassigned by one of them no longer
+    reminds its earlier owner); returns how many steps fired."""
     fired = 0
     for due in worker.store.due_steps(before=worker.clock.now(), limit=limit):
         try:
-            if fire(due.lead_id, due.step, worker).status == "fired":
+            index = due.step
+            result = fire(due.lead_id, index, worker)
+            # After an outage several steps may be overdue: catch the lead up now, in order.
+            while result.status == "fired":
                 fired += 1
                 log.warning(
                     "sweeper fired a step its timer missed",
-                    extra={"fields": {"lead_id": due.lead_id, "step": due.step}},
+                    extra={"fields": {"lead_id": due.lead_id, "step": index}},
                 )
+                if result.next_step is None or result.next_at is None:
+                    break
+                if result.next_at > worker.clock.now():
+                    break
+                index = result.next_step
+                result = fire(due.lead_id, index, worker)
         except Exception:
             log.exception("sweeper could not fire", extra={"fields": {"lead_id": due.lead_id}})
+    send_held(worker, limit=limit)
     return fired
 
 
@@ -167,7 +178,7 @@ def fire(lead_id: str, index: int, worker: Worker) -> Fired:
     if worker.store.finish_step(lead_id, index, next_step=nxt, next_at=at) and nxt is not None:
         assert at is not None
         _schedule(worker, lead_id, nxt, at)
-    return Fired("fired", records, nxt)
+    return Fired("fired", records, nxt, at)
 
 
 def _schedule(worker: Worker, lead_id: str, index: int, at: datetime) -> None:
@@ -477,6 +488,13 @@ def send_held(worker: Worker, *, limit: int = 100) -> int:
         rung = step(policy, held.step) if policy else None
         if policy is None or rung is None:
             worker.alerts.finish(replace(held, status="cancelled", error="policy changed"))
+            continue
+        if held.recipient not in {r.key for r in _recipients(team, lead, rung)}:
+            # Reassigned meanwhile: the reminder is no longer this person's to get.
+            worker.alerts.finish(replace(held, status="cancelled", error="no longer a recipient"))
+            continue
+        if lead.paused_until is not None and lead.paused_until > now:
+            worker.alerts.finish(replace(held, status="cancelled", error="claimed meanwhile"))
             continue
         owner = team.rep(lead.owner) if lead.owner else None
         body = alert_text.content(lead, rung, policy, now, owner_name=owner.name if owner else None)

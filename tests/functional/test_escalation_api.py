@@ -200,3 +200,22 @@ def test_twilio_reports_an_alert_sms_delivered(stack: Stack) -> None:
 def test_the_outbox_exists_in_local_mode_only(stack: Stack) -> None:
     reply = stack.api("/outbox")
     assert reply.status_code == 404
+
+
+def test_a_connected_call_stops_the_clock_with_its_speed(make_stack: Any) -> None:
+    from tests.functional.conftest import DIAL_DONE_PREFIX, VOICE, call
+    from tests.functional.test_call_forwarding_twiml import CALL_SID, ON_DUTY
+
+    stack = make_stack(ON_DUTY)
+    assert stack.twilio(VOICE, call(CALL_SID)).status_code == 200
+    lead = stack.leads()[0]
+    assert lead.sla_due_at is not None and lead.speed_wall_s is None
+    stack.clock.advance(seconds=8)
+
+    answered = call(CALL_SID, CallStatus="in-progress", DialCallStatus="completed")
+    reply = stack.twilio(f"{DIAL_DONE_PREFIX}/{lead.owner}", answered)
+
+    assert reply.status_code == 200, reply.body
+    stopped = stack.lead(lead.lead_id)
+    assert (stopped.first_response_by, stopped.speed_wall_s) == (lead.owner, 8.0)
+    assert (stopped.sla_met, stopped.next_step) == (True, None)

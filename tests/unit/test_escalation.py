@@ -16,7 +16,7 @@ from chalicelib.domain.sla import UNASSIGNED, LadderStep, SlaPolicy, TimerMessag
 from chalicelib.domain.team import Member, QueueConfig, RepConfig, SourceConfig, TeamConfig
 from chalicelib.ports import AlertRecord, DeliveryError
 from chalicelib.services.assignment import Assigner
-from chalicelib.services.escalation import Worker, fire, on_timer, sweep
+from chalicelib.services.escalation import Worker, fire, on_timer, send_held, sweep
 from chalicelib.services.landing import accept
 from chalicelib.services.responses import claim, record_event
 from tests.fakes import (
@@ -405,3 +405,94 @@ def test_sms_in_quiet_hours_is_held_when_the_rep_prefers() -> None:
     assert held is not None and held.status == "held"
     assert held.due_at == T0 + timedelta(hours=1)  # 10:00 in New York
     assert rig.sms.sent == []
+
+
+def test_a_held_sms_goes_out_when_quiet_hours_end_and_only_once() -> None:
+    quiet = replace(ANA, timezone="America/New_York", quiet_hours=(1320, 600), quiet_sms="hold")
+    rig = Rig(replace(TEAM, reps=(quiet, BEN, DEV)))
+    lead = rig.capture()
+    rig.at(180)
+    rig.deliver_timers()
+
+    rig.at(3599)
+    send_held(rig.worker)
+    assert rig.sms.sent == []
+    rig.at(3630)
+    send_held(rig.worker)
+    send_held(rig.worker)  # a second sweeper, or the next minute's
+
+    assert len(rig.sms.sent) == 1
+    sent = rig.alerts.get(lead.lead_id, "0:ana:sms")
+    assert sent is not None and (sent.status, sent.lateness_s) == ("sent", 30.0)
+
+
+def test_a_held_sms_for_a_lead_answered_meanwhile_is_cancelled() -> None:
+    quiet = replace(ANA, timezone="America/New_York", quiet_hours=(1320, 600), quiet_sms="hold")
+    rig = Rig(replace(TEAM, reps=(quiet, BEN, DEV)))
+    lead = rig.capture()
+    rig.at(180)
+    rig.deliver_timers()
+    record_event(lead.lead_id, kind="contacted", by="ana", at=None, worker=rig.worker)
+
+    rig.at(3700)
+    sweep(rig.worker)
+
+    assert rig.sms.sent == []
+    held = rig.alerts.get(lead.lead_id, "0:ana:sms")
+    assert held is not None and held.status == "cancelled"
+
+
+def test_claiming_marks_the_slack_alerts_and_removes_their_buttons() -> None:
+    rig = Rig()
+    lead = rig.capture()
+    rig.at(180)
+    rig.deliver_timers()
+
+    claim(lead.lead_id, by="ana", worker=rig.worker)
+
+    assert [ref for ref, _ in rig.slack.updates] == ["slack-1"]
+    content = rig.slack.updates[0][1]
+    assert "Claimed by Ana" in content.text
+    assert all(block.get("type") != "actions" for block in content.blocks)
+
+
+def test_a_lead_outside_business_hours_starts_its_clock_at_the_next_opening() -> None:
+    from chalicelib.domain.calendar import Calendar
+
+    # T0 is Monday 09:00 in New York; the office opens at 10:00 and closes 12:00-13:00.
+    office = Calendar(
+        "office",
+        timezone="America/New_York",
+        hours={d: ((600, 720), (780, 1020)) for d in ("mon", "tue", "wed", "thu", "fri")},
+    )
+    policy = replace(POLICY, calendar="office", target_s=2 * 3600 + 300)
+    rig = Rig(replace(TEAM, calendars=(office,), sla_policies=(policy,)))
+
+    lead = rig.capture()
+
+    # 10:00-12:00 counts two hours; lunch does not count; the last 5 minutes run 13:00-13:05.
+    assert lead.clock_started_at == T0 + timedelta(hours=1)
+    assert lead.sla_due_at == T0 + timedelta(hours=4, minutes=5)
+    rig.at(4 * 3600 + 5 * 60 + 60)
+    record_event(lead.lead_id, kind="contacted", by="ana", at=None, worker=rig.worker)
+    answered = rig.lead(lead.lead_id)
+    assert (answered.speed_wall_s, answered.speed_business_s) == (4 * 3600 + 360, 2 * 3600 + 360)
+    assert answered.sla_met is False
+
+
+def test_a_held_sms_for_a_lead_reassigned_meanwhile_is_cancelled() -> None:
+    quiet = replace(ANA, timezone="America/New_York", quiet_hours=(1320, 600), quiet_sms="hold")
+    rig = Rig(replace(TEAM, reps=(quiet, BEN, DEV)))
+    lead = rig.capture()
+    rig.at(180)
+    rig.deliver_timers()
+
+    rig.at(3630)
+    while rig.deliver_timers():  # the ladder catches up: its reassign step moves the lead
+        pass
+    send_held(rig.worker)
+
+    assert rig.lead(lead.lead_id).owner == "ben"
+    held = rig.alerts.get(lead.lead_id, "0:ana:sms")
+    assert held is not None and (held.status, held.error) == ("cancelled", "no longer a recipient")
+    assert all(d.to != ANA.phone for d in rig.sms.sent)
