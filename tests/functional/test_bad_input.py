@@ -425,8 +425,38 @@ def read_requests(draw: st.DrawFn) -> tuple[str, bytes, dict[str, str]]:
     return "/leads/" + quote(draw(st.text(min_size=1, max_size=30)), safe=""), b"", headers
 
 
+# Stands for the first lead the example created (or a random id when there is none).
+SOME_LEAD = "{lead}"
+ACTION_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | TEXT
+    | st.sampled_from(["contacted", "ana", "ben", "2026-11-02T13:59:00Z", "2026-11-02T14:00:00"])
+)
+
+
+@st.composite
+def action_requests(draw: st.DrawFn) -> tuple[str, bytes, dict[str, str]]:
+    """A claim, an event or an alert-log read with random JSON, with or without the admin key."""
+    headers = draw(HEADERS) | {"content-type": JSON}
+    if draw(st.integers(0, 4)):
+        headers["x-api-key"] = ADMIN_KEY
+    lead = SOME_LEAD if draw(st.booleans()) else quote(draw(TEXT) or "x", safe="")
+    kind = draw(st.sampled_from(["claim", "events", "alerts"]))
+    if kind == "alerts":
+        names = st.sampled_from(["status", "lead_id", "limit"])
+        return "/alerts?" + urlencode(draw(st.dictionaries(names, TEXT, max_size=3))), b"", headers
+    keys = st.sampled_from(["by", "type", "at"]) | TEXT
+    body = draw(st.dictionaries(keys, ACTION_VALUES, max_size=3) | st.lists(TEXT, max_size=2))
+    raw = json.dumps(body).encode() if draw(st.integers(0, 9)) else draw(st.binary(max_size=50))
+    return f"/leads/{lead}/{kind}", raw, headers
+
+
 REQUESTS = st.lists(
-    st.one_of(form_requests(), twilio_requests(), read_requests()), min_size=1, max_size=5
+    st.one_of(form_requests(), twilio_requests(), read_requests(), action_requests()),
+    min_size=1,
+    max_size=5,
 )
 
 
@@ -453,7 +483,10 @@ def test_random_requests_never_5xx_and_never_leave_a_partial_record(
     stack.reset()
     for path, body, headers in requests:
         before = snapshot(stack)
-        if path.startswith("/leads"):
+        leads = list(stack.store.leads)
+        path = path.replace(SOME_LEAD, leads[0] if leads else "ld_none")
+        is_action = path.endswith(("/claim", "/events"))
+        if path.startswith(("/leads", "/alerts")) and not is_action:
             response = stack.client.http.get(path, headers=headers)
         else:
             response = stack.post(path, body, headers)
@@ -463,7 +496,7 @@ def test_random_requests_never_5xx_and_never_leave_a_partial_record(
         if response.status_code >= 400:
             error = json.loads(response.body)
             assert error["Code"] and error["Message"]
-            if not path.startswith("/leads"):
+            if is_action or not path.startswith(("/leads", "/alerts")):
                 assert snapshot(stack) == before, "a refused request stored something"
         elif path.startswith("/webhooks/twilio/") and path != STATUS:
             ET.fromstring(response.body)  # every TwiML reply is well-formed XML
