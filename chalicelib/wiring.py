@@ -28,7 +28,7 @@ from chalicelib.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from chalicelib.adapters.channels.outbox import Outbox
-    from chalicelib.services.escalation import Worker
+    from chalicelib.services.worker import Worker
 
 SenderSet = Callable[[TeamConfig], Mapping[str, Sender]]
 
@@ -86,7 +86,7 @@ class Container:
 
     def worker(self) -> Worker:
         """The alert worker's ports, for escalation.on_timer and escalation.sweep."""
-        from chalicelib.services.escalation import Worker
+        from chalicelib.services.worker import Worker
 
         return Worker(
             store=self.store,
@@ -242,9 +242,7 @@ def _without_missing_credentials(
     return replace(alerts, **changes)
 
 
-def _shared_session_client(
-    service: str, settings: Settings, connection: Any
-) -> Callable[[], Any]:
+def _shared_session_client(service: str, settings: Settings, connection: Any) -> Callable[[], Any]:
     """A client built from the botocore session the DynamoDB connection already loaded: on the
     capture path this costs ~5 ms instead of ~110 ms for importing boto3 and building a client
     from scratch (a new lead's first timer goes out in the webhook's own request)."""

@@ -29,7 +29,7 @@ from chalicelib.domain.team import TeamConfig
 from chalicelib.logs import get_logger
 
 if TYPE_CHECKING:
-    from chalicelib.services.escalation import Worker
+    from chalicelib.services.worker import Worker
     from chalicelib.wiring import Container
 
 ROOT = Path(__file__).resolve().parents[2]

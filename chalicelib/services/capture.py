@@ -25,9 +25,9 @@ from chalicelib.ports import (
     TwilioVerifier,
 )
 from chalicelib.services.assignment import Assigner
-from chalicelib.services.escalation import Worker
 from chalicelib.services.landing import Landed, accept
 from chalicelib.services.responses import stop_after_landing
+from chalicelib.services.worker import Worker
 
 MAX_BODY_BYTES = 64 * 1024
 # A form tool's double submit usually lands within seconds; ten minutes covers a user who

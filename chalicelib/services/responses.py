@@ -10,7 +10,7 @@ from chalicelib.domain.sla import step
 from chalicelib.logs import get_logger
 from chalicelib.ports import ClaimChange, ClockStop, DuplicateTouchError, OwnerChangedError
 from chalicelib.services import alert_text, sla_clock
-from chalicelib.services.escalation import Worker
+from chalicelib.services.worker import Worker
 
 log = get_logger(__name__)
 

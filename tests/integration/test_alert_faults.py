@@ -35,8 +35,10 @@ from chalicelib.domain.team import (
 )
 from chalicelib.ports import AlertRecord, Delivery, Sender, Sent
 from chalicelib.services.assignment import Assigner
-from chalicelib.services.escalation import BACKOFF_S, Fired, Worker, on_timer, sweep
+from chalicelib.services.delivery import BACKOFF_S
+from chalicelib.services.escalation import Fired, on_timer, sweep
 from chalicelib.services.landing import accept
+from chalicelib.services.worker import Worker
 from tests.fakes import (
     T0,
     DictSecrets,

@@ -16,9 +16,11 @@ from chalicelib.domain.sla import UNASSIGNED, LadderStep, SlaPolicy, TimerMessag
 from chalicelib.domain.team import Member, QueueConfig, RepConfig, SourceConfig, TeamConfig
 from chalicelib.ports import AlertRecord, DeliveryError
 from chalicelib.services.assignment import Assigner
-from chalicelib.services.escalation import Worker, fire, on_timer, send_held, sweep
+from chalicelib.services.delivery import send_held
+from chalicelib.services.escalation import fire, on_timer, sweep
 from chalicelib.services.landing import accept
 from chalicelib.services.responses import claim, record_event
+from chalicelib.services.worker import Worker
 from tests.fakes import (
     T0,
     FakeClock,

@@ -1,0 +1,24 @@
+"""The alert worker's ports, gathered: what firing a step and delivering its alerts need."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from chalicelib.domain.team import TeamConfig
+from chalicelib.ports import AlertLog, Clock, LeadStore, RoutingStore, Sender, TeamStore, Timers
+
+
+@dataclass(frozen=True)
+class Worker:
+    """Everything firing a step needs."""
+
+    store: LeadStore
+    team: TeamStore
+    routing: RoutingStore
+    timers: Timers
+    alerts: AlertLog
+    senders: Callable[[TeamConfig], Mapping[str, Sender]]  # channel -> sender, per configuration
+    clock: Clock
+    sleep: Callable[[float], None]  # backoff between delivery attempts
+    public_url: str | None = None  # for links and status callbacks
