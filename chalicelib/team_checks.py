@@ -1,5 +1,6 @@
 """Reading untrusted team-file values: the rules each field follows, and a checker that notes
-every (path, reason) problem instead of stopping at the first."""
+every (path, reason) problem instead of stopping at the first; and the written forms of the
+values that are not written as they are stored."""
 
 from __future__ import annotations
 
@@ -197,6 +198,16 @@ def span_text(span: Span) -> str:
     return f"{start_h:02d}:{start_m:02d}-{end_h:02d}:{end_m:02d}"
 
 
+def hours_dict(hours: Mapping[str, tuple[Span, ...]]) -> dict[str, list[str]]:
+    """The file spelling of weekly hours, which parse_hours reads back unchanged."""
+    return {day: [span_text(s) for s in spans] for day, spans in hours.items()}
+
+
+def compact(fields: Fields) -> dict[str, object]:
+    """`fields` without the unset (None) ones, which the written file leaves out."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
 class Check:
     """Reads values out of untrusted data, noting every (path, reason) problem on the way."""
 
@@ -352,6 +363,12 @@ class Check:
         name = self.text(m, path, key, required)
         if name is not None and all(q.name != name for q in team.queues):
             self.add(at_path(path, key), f"unknown queue {name!r}")
+        return name
+
+    def sla_policy(self, m: Fields, path: str, key: str, team: TeamConfig) -> str | None:
+        name = self.text(m, path, key)
+        if name is not None and team.sla_policy(name) is None:
+            self.add(at_path(path, key), f"unknown SLA policy {name!r}")
         return name
 
     def rep(
