@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
@@ -220,6 +220,7 @@ class ClockStop:
     by: str | None
     speed: Speed | None  # None for a lead that had no clock
     touchpoint: Touchpoint | None = None  # e.g. "contacted"; None when already on the timeline
+    release: str | None = None  # the owner whose open count goes down, in the same write
 
 
 @dataclass(frozen=True)
@@ -293,10 +294,17 @@ class LeadStore(Protocol):
         ...
 
     def finish_step(
-        self, lead_id: str, step: int, *, next_step: int | None, next_at: datetime | None
+        self,
+        lead_id: str,
+        step: int,
+        *,
+        next_step: int | None,
+        next_at: datetime | None,
+        alerts: Sequence[AlertRecord] = (),
     ) -> bool:
-        """Move the pending step from `step` on (None: the ladder is done); False when `step`
-        was no longer pending."""
+        """Move the pending step from `step` on (None: the ladder is done) and log the step's
+        alerts, in one atomic write; False when `step` was no longer pending (the alerts are
+        logged all the same: they went out)."""
         ...
 
     def defer_step(self, lead_id: str, step: int, *, until: datetime) -> bool:
@@ -309,8 +317,9 @@ class LeadStore(Protocol):
         ...
 
     def stop_clock(self, stop: ClockStop) -> bool:
-        """Record the first response and speed, and cancel pending steps, unless the clock has
-        stopped already (then False and nothing changes)."""
+        """Record the first response and speed, cancel pending steps and release the owner's
+        open count, unless the clock has stopped already (then False and only a new touchpoint
+        is added)."""
         ...
 
 
@@ -408,15 +417,11 @@ class AlertRecord:
 
 
 class AlertLog(Protocol):
-    """Every alert, written before the provider is called so a retried step never sends twice."""
-
-    def start(self, record: AlertRecord) -> bool:
-        """Log the alert as about to be sent; False if it was logged already (by an earlier
-        attempt at the same step: it may have gone out, so it is not sent again)."""
-        ...
+    """Every alert and its outcome. A fired step's alerts are written with its finish
+    (LeadStore.finish_step); this log reads them back and updates held and reported ones."""
 
     def finish(self, record: AlertRecord) -> None:
-        """Record the outcome of an alert that was started."""
+        """Write the alert as it stands now (a held SMS sent, a delivery report)."""
         ...
 
     def get(self, lead_id: str, key: str) -> AlertRecord | None:

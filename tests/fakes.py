@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import asdict, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -140,6 +141,8 @@ class MemoryLeadStore:
         self.leads: dict[str, Lead] = {}
         self.touches: dict[str, dict[str, Touchpoint]] = {}
         self.fail_next_apply: Exception | None = None
+        # Where finish_step logs a step's alerts (DynamoDB: the alerts table, same database).
+        self.alert_log = MemoryAlertLog()
         self._lock = threading.Lock()
 
     def record_event(
@@ -296,9 +299,17 @@ class MemoryLeadStore:
             return lead
 
     def finish_step(
-        self, lead_id: str, step: int, *, next_step: int | None, next_at: datetime | None
+        self,
+        lead_id: str,
+        step: int,
+        *,
+        next_step: int | None,
+        next_at: datetime | None,
+        alerts: Sequence[AlertRecord] = (),
     ) -> bool:
         with self._lock:
+            for alert in alerts:  # logged whether or not the step is still pending
+                self.alert_log.finish(alert)
             lead = self.leads.get(lead_id)
             if lead is None or lead.next_step != step:
                 return False
@@ -378,7 +389,9 @@ class MemoryLeadStore:
                 speed_business_s=float(speed.business_s) if speed else lead.speed_business_s,
                 sla_met=speed.met if speed else lead.sla_met,
             )
-            return True
+        if stop.release:
+            self.routing.release_load(stop.release)
+        return True
 
 
 class MemoryAlertLog:
@@ -388,13 +401,6 @@ class MemoryAlertLog:
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], AlertRecord] = {}
         self._lock = threading.Lock()
-
-    def start(self, record: AlertRecord) -> bool:
-        with self._lock:
-            if (record.lead_id, record.key) in self.records:
-                return False
-            self.records[(record.lead_id, record.key)] = _stored_alert(record)
-            return True
 
     def finish(self, record: AlertRecord) -> None:
         with self._lock:

@@ -1,11 +1,11 @@
-"""Delivering one step's alerts: who gets them, on which channels, logged before each send,
-retried, falling back to another channel, and held or redirected in quiet hours.
+"""Delivering one step's alerts: who gets them, on which channels, retried, falling back to
+another channel, and held or redirected in quiet hours.
 
-Never a second message: each alert is logged "sending" (a conditional put on lead + step +
-recipient + channel) before its provider is called. A step resumed after its worker died skips
-every alert already logged; one still "sending" may have gone out before the worker died, so it
-is marked "unconfirmed", never sent again. Duplicates are impossible; an alert lost that way is
-visible, not silent.
+A step fires at most once, never a second message: `begin_step` counts the step's attempts on
+the lead before any provider is called, and the step's alerts are logged together when it
+finishes (`finish_step`, one write). A step begun before (its worker died after a provider call
+but before finishing) sends nothing again: its alerts are logged "unconfirmed", so a lost alert
+shows instead of being silent or doubled.
 """
 
 from __future__ import annotations
@@ -96,16 +96,48 @@ def deliver_step(
     )
     senders = worker.senders(team)
     for recipient in recipients(team, lead, rung):
-        channels = [c for c in rung.channels if address(recipient, c)]
-        if not channels:
-            # The step's channels are not ones this person has: reach them some other way.
-            channels = [c for c in channels_for(recipient) if address(recipient, c)][:1]
+        channels = _channels(recipient, rung)
         # Channels this step sends or has tried for the recipient: a fallback takes another.
         done = set(channels)
         for channel in channels:
             yield from deliver(
                 lead, index, rung, recipient, channel, body, due_at, worker, senders, done
             )
+
+
+def unconfirmed_step(
+    lead: Lead, rung: LadderStep, index: int, team: TeamConfig, due_at: datetime, worker: Worker
+) -> list[AlertRecord]:
+    """The alerts of a step begun before by a worker that died: some may have gone out, so
+    none is sent again; each is logged "unconfirmed"."""
+    now = worker.clock.now()
+    records = []
+    for recipient in recipients(team, lead, rung):
+        for channel in _channels(recipient, rung):
+            to = address(recipient, channel)
+            assert to is not None
+            records.append(
+                AlertRecord(
+                    lead_id=lead.lead_id,
+                    key=alert_key(index, recipient.key, channel),
+                    step=index,
+                    step_name=rung.name,
+                    recipient=recipient.key,
+                    channel=channel,
+                    to=to,
+                    status="unconfirmed",
+                    due_at=due_at,
+                    created_at=now,
+                    error="the step's worker stopped before finishing; not sent again",
+                )
+            )
+    return records
+
+
+def _channels(recipient: Recipient, rung: LadderStep) -> list[str]:
+    """The step's channels this recipient has; else the first channel they can be reached on."""
+    channels = [c for c in rung.channels if address(recipient, c)]
+    return channels or [c for c in channels_for(recipient) if address(recipient, c)][:1]
 
 
 def channels_for(recipient: Recipient) -> tuple[str, ...]:
@@ -151,15 +183,6 @@ def deliver(
         created_at=now,
         fallback_of=fallback_of,
     )
-    if not worker.alerts.start(record):
-        earlier = worker.alerts.get(lead.lead_id, record.key)
-        if earlier is not None and earlier.status == "sending":
-            # A worker died between logging this alert and recording its outcome: the provider
-            # may have taken it. Not sent again; marked so it shows.
-            unsure = replace(earlier, status="unconfirmed", error="worker stopped mid-send")
-            worker.alerts.finish(unsure)
-            yield unsure
-        return
     callback = (
         f"{worker.public_url}{ALERT_STATUS_PATH}/{lead.lead_id}/{record.key}"
         if worker.public_url
@@ -308,8 +331,7 @@ def _quiet_sms(
         due_at=_quiet_end(rep, worker.clock.now()),
         created_at=worker.clock.now(),
     )
-    if worker.alerts.start(held):
-        yield held
+    yield held  # logged with the step; send_held delivers it when quiet hours end
     return True
 
 

@@ -5,11 +5,16 @@ safety net over the sparse index of due steps, which only matters when a message
 
 Firing a step once, whatever is delivered twice:
 1. `begin_step` is one conditional update: the step must still be pending, due, and the lead
-   unanswered. It moves the step's time a lease ahead, so a worker that dies mid-step leaves
-   the step for the sweeper (or SQS's redelivery) to resume when the lease runs out.
-2. Each alert is logged before its provider is called, so a resumed step never sends one twice
-   (chalicelib/services/delivery.py).
-3. `finish_step` moves the lead to the next step, and a timer is scheduled for it.
+   unanswered; it counts the attempt and moves the step's time a lease ahead, so a worker that
+   dies mid-step leaves the step for the sweeper (or SQS's redelivery) when the lease runs out.
+2. The alerts go out (chalicelib/services/delivery.py). A step on its second attempt sends
+   nothing: its first attempt may have reached a provider, so its alerts are logged
+   "unconfirmed" instead (at most once, as promised: never a second SMS).
+3. `finish_step` logs the step's alerts and moves the lead to the next step in one write, and a
+   timer is scheduled for it.
+
+Writes per fired step: two on the lead (begin, finish with the alert log), whatever the number
+of alerts.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from chalicelib.domain.sla import TimerMessage, next_step, step, step_time
 from chalicelib.logs import get_logger
 from chalicelib.ports import AlertRecord
 from chalicelib.services.assignment import reassign
-from chalicelib.services.delivery import deliver_step, send_held
+from chalicelib.services.delivery import deliver_step, send_held, unconfirmed_step
 from chalicelib.services.worker import Worker
 
 log = get_logger(__name__)
@@ -63,31 +68,42 @@ def on_timer(body: str, worker: Worker) -> Fired | None:
     return fire(message.lead_id, message.step, worker)
 
 
-def sweep(worker: Worker, *, limit: int = 100) -> int:
-    """Fire steps whose timer message was lost (or whose worker died), and send SMS held for
-    quiet hours that have ended (after the steps, so a lead reassigned by one of them no longer
-    reminds its earlier owner); returns how many steps fired."""
+def sweep(worker: Worker, *, limit: int = 100, pages: int = 20) -> int:
+    """Fire steps whose timer message was lost (or whose worker died), page by page until the
+    index has no due step left (at most `pages` pages a run: a backlog after an SQS outage
+    drains in one run, not a page a minute); then send SMS held for quiet hours that have ended
+    (after the steps, so a lead reassigned by one of them no longer reminds its earlier owner).
+    Returns how many steps fired."""
     fired = 0
-    for due in worker.store.due_steps(before=worker.clock.now(), limit=limit):
-        try:
-            index = due.step
-            result = fire(due.lead_id, index, worker)
-            # After an outage several steps may be overdue: catch the lead up now, in order.
-            while result.status == "fired":
-                fired += 1
-                log.warning(
-                    "sweeper fired a step its timer missed",
-                    extra={"fields": {"lead_id": due.lead_id, "step": index}},
-                )
-                if result.next_step is None or result.next_at is None:
-                    break
-                if result.next_at > worker.clock.now():
-                    break
-                index = result.next_step
-                result = fire(due.lead_id, index, worker)
-        except Exception:
-            log.exception("sweeper could not fire", extra={"fields": {"lead_id": due.lead_id}})
+    for _ in range(pages):
+        due = worker.store.due_steps(before=worker.clock.now(), limit=limit)
+        progress = sum(_catch_up(worker, d.lead_id, d.step) for d in due)
+        fired += progress
+        if len(due) < limit or not progress:
+            break
     send_held(worker, limit=limit)
+    return fired
+
+
+def _catch_up(worker: Worker, lead_id: str, index: int) -> int:
+    """Fire the lead's due step and, after an outage, every later step already due, in order."""
+    fired = 0
+    try:
+        result = fire(lead_id, index, worker)
+        while result.status == "fired":
+            fired += 1
+            log.warning(
+                "sweeper fired a step its timer missed",
+                extra={"fields": {"lead_id": lead_id, "step": index}},
+            )
+            if result.next_step is None or result.next_at is None:
+                break
+            if result.next_at > worker.clock.now():
+                break
+            index = result.next_step
+            result = fire(lead_id, index, worker)
+    except Exception:
+        log.exception("sweeper could not fire", extra={"fields": {"lead_id": lead_id}})
     return fired
 
 
@@ -113,10 +129,16 @@ def fire(lead_id: str, index: int, worker: Worker) -> Fired:
     if rung.reassign and lead.step_attempts == 1:
         # Only on a step's first attempt: a resumed step must not move the lead again.
         lead = _reassign(lead, worker)
-    records = tuple(deliver_step(lead, rung, index, policy, team, due_at, worker))
+    if lead.step_attempts > 1:
+        records: tuple[AlertRecord, ...] = tuple(
+            unconfirmed_step(lead, rung, index, team, due_at, worker)
+        )
+    else:
+        records = tuple(deliver_step(lead, rung, index, policy, team, due_at, worker))
     following = next_step(policy, index, sla_due, started)
     nxt, at = following if following else (None, None)
-    if worker.store.finish_step(lead_id, index, next_step=nxt, next_at=at) and nxt is not None:
+    finished = worker.store.finish_step(lead_id, index, next_step=nxt, next_at=at, alerts=records)
+    if finished and nxt is not None:
         assert at is not None
         _schedule(worker, lead_id, nxt, at)
     return Fired("fired", records, nxt, at)

@@ -58,11 +58,16 @@ def stop(
     team = worker.team.load()
     speed = sla_clock.speed(team, lead, response_at)
     stopped = worker.store.stop_clock(
-        ClockStop(lead.lead_id, response_at, by or lead.first_response_by, speed, touchpoint)
+        ClockStop(
+            lead.lead_id,
+            response_at,
+            by or lead.first_response_by,
+            speed,
+            touchpoint,
+            release=lead.owner,  # the owner's open count goes down in the same write
+        )
     )
     if stopped:
-        if lead.owner:
-            worker.routing.release_load(lead.owner)
         rep = team.rep(by) if by else None
         who = rep.name if rep else (by or "someone")
         _mark_slack(lead, f"Contacted by {who}", worker)

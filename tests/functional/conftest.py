@@ -27,7 +27,6 @@ from tests.fakes import (
     FakeClock,
     FakeSleep,
     FakeTimers,
-    MemoryAlertLog,
     MemoryLeadStore,
     MemoryRoutingStore,
     RecordingSender,
@@ -96,7 +95,7 @@ class Stack:
         self.store = MemoryLeadStore(self.routing)
         self.clock = FakeClock()
         self.timers = FakeTimers()
-        self.alerts = MemoryAlertLog()
+        self.alerts = self.store.alert_log  # where finish_step logs a step's alerts
         self.senders: dict[str, RecordingSender] = {
             "sms": RecordingSender(),
             "slack": RecordingUpdatingSender(),

@@ -52,27 +52,19 @@ def failed(record: AlertRecord) -> AlertRecord:
     return replace(record, status="failed", attempts=3, error="21610: opted out")
 
 
-def test_starting_an_alert_twice_is_refused_the_second_time(alert_log: AlertLog) -> None:
-    first = alert()
-    assert alert_log.start(first)
-    assert not alert_log.start(replace(first, to="+14155550199", attempts=7))
-    assert alert_log.get("ld_a", first.key) == first
-
-
-def test_finish_records_the_outcome(alert_log: AlertLog) -> None:
-    record = alert()
-    alert_log.start(record)
+def test_finish_records_the_outcome_over_what_was_logged(alert_log: AlertLog) -> None:
+    record = replace(alert(), status="held")
+    alert_log.finish(record)
     alert_log.finish(sent(record))
     got = alert_log.get("ld_a", record.key)
     assert got == sent(record)
     assert got is not None and got.lateness_s == 0.04
-    assert not alert_log.start(record)  # finished is still logged: never sent again
 
 
 def test_times_come_back_in_utc_to_the_microsecond(alert_log: AlertLog) -> None:
     local = timezone(timedelta(hours=-5))
     record = replace(alert(), created_at=(DUE + timedelta(microseconds=7)).astimezone(local))
-    alert_log.start(record)
+    alert_log.finish(record)
     got = alert_log.get("ld_a", record.key)
     assert got is not None
     assert got.created_at == DUE + timedelta(microseconds=7)
@@ -81,7 +73,7 @@ def test_times_come_back_in_utc_to_the_microsecond(alert_log: AlertLog) -> None:
 
 def test_take_moves_an_alert_from_the_expected_status_once(alert_log: AlertLog) -> None:
     record = replace(alert(), status="held")
-    alert_log.start(record)
+    alert_log.finish(record)
     assert alert_log.take("ld_a", record.key, expected="held", status="sending")
     assert not alert_log.take("ld_a", record.key, expected="held", status="sending")
     assert alert_log.get("ld_a", record.key) == replace(record, status="sending")
@@ -103,7 +95,7 @@ def test_for_lead_lists_only_that_leads_alerts_in_key_order(alert_log: AlertLog)
         alert("ld_b"),
     ]
     for record in records:
-        alert_log.start(record)
+        alert_log.finish(record)
     assert [r.key for r in alert_log.for_lead("ld_a")] == [
         "0:ben:sms",
         "1:ana:email",
@@ -114,7 +106,7 @@ def test_for_lead_lists_only_that_leads_alerts_in_key_order(alert_log: AlertLog)
 def test_by_status_lists_failed_alerts_newest_first(alert_log: AlertLog) -> None:
     for i, lead_id in enumerate(("ld_a", "ld_b", "ld_c", "ld_d")):
         record = alert(lead_id, created_after_s=10 * i)
-        alert_log.start(record)
+        alert_log.finish(record)
         alert_log.finish(failed(record) if lead_id != "ld_b" else sent(record))
     failures = alert_log.by_status("failed", limit=10)
     assert [r.lead_id for r in failures] == ["ld_d", "ld_c", "ld_a"]

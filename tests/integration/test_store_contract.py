@@ -20,6 +20,7 @@ from chalicelib.domain.model import Attribution, Lead, Touchpoint
 from chalicelib.domain.routing import Assignment
 from chalicelib.domain.sla import ClockStart, Speed
 from chalicelib.ports import (
+    AlertRecord,
     ClaimChange,
     ClockStop,
     DueStep,
@@ -897,3 +898,98 @@ def test_stopping_the_clock_with_its_touchpoint_is_one_transaction(
     with dynamodb_calls(dynamo) as calls:
         assert dynamo.stop_clock(_stop())
     assert calls == ["TransactWriteItems"]
+
+
+# -- a step's alert log rides with its finish; a response frees the owner's load --------------
+
+
+def _alert_log(store: LeadStore) -> Any:
+    """Where finish_step logs alerts: the fake's own log, or the alerts table."""
+    from chalicelib.adapters.dynamo.alerts import DynamoAlertLog
+
+    return getattr(store, "alert_log", None) or DynamoAlertLog()
+
+
+def _open_leads(store: LeadStore, rep: str) -> int:
+    from chalicelib.adapters.dynamo.models import RoutingModel
+
+    if hasattr(store, "routing"):
+        return int(store.routing.open.get(rep, 0))
+    try:
+        return int(RoutingModel.get(f"load#{rep}", consistent_read=True).open or 0)
+    except RoutingModel.DoesNotExist:
+        return 0
+
+
+def _take_load(store: LeadStore, rep: str) -> None:
+    from chalicelib.adapters.dynamo.routing import DynamoRoutingStore
+
+    routing = getattr(store, "routing", None) or DynamoRoutingStore()
+    assert routing.take_load(rep, T0.date(), max_open=None, max_per_day=None)
+
+
+def _sent(key: str, status: str = "sent") -> AlertRecord:
+    return AlertRecord(
+        lead_id="ld_a",
+        key=key,
+        step=0,
+        step_name="warn",
+        recipient="ana",
+        channel=key.rsplit(":", 1)[-1],
+        to="+14155550131",
+        status=status,
+        due_at=WARN,
+        created_at=WARN,
+        called_at=WARN,
+        lateness_s=0.0,
+        provider_id="SM1",
+        attempts=1,
+    )
+
+
+def test_finish_step_logs_the_steps_alerts_in_the_same_write(store: LeadStore) -> None:
+    land_new(store)
+    store.begin_step("ld_a", 0, now=WARN, lease_until=WARN + LEASE)
+    alerts = [_sent("0:ana:sms"), _sent("0:ana:slack")]
+
+    assert store.finish_step("ld_a", 0, next_step=1, next_at=DUE, alerts=alerts)
+
+    logged = _alert_log(store).for_lead("ld_a")
+    assert sorted((a.key, a.status, a.provider_id) for a in logged) == [
+        ("0:ana:slack", "sent", "SM1"),
+        ("0:ana:sms", "sent", "SM1"),
+    ]
+    assert lead_of(store, "ld_a").next_step == 1
+
+
+def test_alerts_of_a_step_no_longer_pending_are_logged_all_the_same(store: LeadStore) -> None:
+    land_new(store)
+    store.begin_step("ld_a", 0, now=WARN, lease_until=WARN + LEASE)
+    assert store.stop_clock(_stop(key=None))  # answered while the step was sending
+
+    finished = store.finish_step("ld_a", 0, next_step=1, next_at=DUE, alerts=[_sent("0:ana:sms")])
+
+    assert not finished
+    assert [a.key for a in _alert_log(store).for_lead("ld_a")] == ["0:ana:sms"]
+    assert lead_of(store, "ld_a").next_step is None
+
+
+def test_stop_clock_releases_the_owners_open_count_once(store: LeadStore) -> None:
+    land_new(store)
+    _take_load(store, "ana")
+    before = _open_leads(store, "ana")
+
+    assert store.stop_clock(replace(_stop(), release="ana"))
+    assert not store.stop_clock(replace(_stop(key="contacted:ld_a:2"), release="ana"))
+
+    assert _open_leads(store, "ana") == before - 1
+    assert [t.kind for t in store.touchpoints("ld_a")].count("contacted") == 2
+
+
+def test_stop_clock_stops_when_the_owners_count_is_already_zero(store: LeadStore) -> None:
+    land_new(store)
+
+    assert store.stop_clock(replace(_stop(), release="nobody-counted"))
+
+    assert lead_of(store, "ld_a").speed_wall_s == 240.0
+    assert _open_leads(store, "nobody-counted") == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.adapters.dynamo.mapping import iso, parse
 from chalicelib.adapters.dynamo.models import AlertModel
@@ -10,17 +10,7 @@ from chalicelib.ports import AlertRecord
 
 
 class DynamoAlertLog:
-    """Every alert, written before its provider call (a conditional put), finished after."""
-
-    def start(self, record: AlertRecord) -> bool:
-        """Log the alert unless its key is logged already (then False: it may have gone out)."""
-        try:
-            alert_row(record).save(condition=AlertModel.key.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+    """Every alert: written with its step's finish (DynamoLeadStore.finish_step), read here."""
 
     def finish(self, record: AlertRecord) -> None:
         """Replace the logged alert with its outcome."""

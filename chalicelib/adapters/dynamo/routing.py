@@ -43,16 +43,23 @@ class DynamoRoutingStore:
 
     def release_load(self, rep: str, *, day: date | None = None) -> None:
         """One open lead fewer for `rep` (and on `day`, when given); never below 0."""
-        actions: list[Any] = [RoutingModel.open.add(-1)]
-        condition: Any = RoutingModel.open > 0
-        if day is not None:
-            actions.append(_day(day).add(-1))
-            condition = condition & (_day(day) > 0)
+        actions, condition = load_release(rep, day=day)
         try:
             RoutingModel(f"load#{rep}").update(actions=actions, condition=condition)
         except UpdateError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
+
+
+def load_release(rep: str, *, day: date | None = None) -> tuple[list[Any], Any]:
+    """The actions and condition that give back one open lead (and one on `day`), never
+    below 0: for an UpdateItem or a transaction."""
+    actions: list[Any] = [RoutingModel.open.add(-1)]
+    condition: Any = RoutingModel.open > 0
+    if day is not None:
+        actions.append(_day(day).add(-1))
+        condition = condition & (_day(day) > 0)
+    return actions, condition
 
 
 def load_item(claim: LoadClaim) -> RoutingModel:

@@ -4,7 +4,7 @@ one conditional update per step of the SLA clock's ladder."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.dynamo.alerts import alert_row
 from chalicelib.adapters.dynamo.cursor import decode_cursor, encode_cursor, matches, months
 from chalicelib.adapters.dynamo.mapping import (
     attribution_attr,
@@ -23,15 +24,18 @@ from chalicelib.adapters.dynamo.mapping import (
     touch_item,
 )
 from chalicelib.adapters.dynamo.models import (
+    AlertModel,
     EventModel,
     IdentityModel,
     LeadModel,
+    RoutingModel,
     TouchpointModel,
 )
-from chalicelib.adapters.dynamo.routing import load_item, load_update
+from chalicelib.adapters.dynamo.routing import load_item, load_release, load_update
 from chalicelib.domain.capture import Capture
 from chalicelib.domain.model import Lead, Touchpoint
 from chalicelib.ports import (
+    AlertRecord,
     AtCapError,
     ClaimChange,
     Clock,
@@ -298,9 +302,16 @@ class DynamoLeadStore:
         return lead_from_row(row)
 
     def finish_step(
-        self, lead_id: str, step: int, *, next_step: int | None, next_at: datetime | None
+        self,
+        lead_id: str,
+        step: int,
+        *,
+        next_step: int | None,
+        next_at: datetime | None,
+        alerts: Sequence[AlertRecord] = (),
     ) -> bool:
-        """Move the pending step on, or off the index when the ladder is done."""
+        """Move the pending step on, or off the index when the ladder is done, with the step's
+        alert log in the same transaction (one request however many alerts)."""
         actions: list[Any] = [LeadModel.step_attempts.remove()]
         if next_step is None or next_at is None:
             actions += _no_pending_step()
@@ -311,9 +322,24 @@ class DynamoLeadStore:
                 LeadModel.due.set(_DUE),
             ]
         row = LeadModel(lead_id)
-        return _conditional(
-            lambda: row.update(actions=actions, condition=LeadModel.next_step == step)
-        )
+        condition = LeadModel.next_step == step
+        if not alerts:
+            return _conditional(lambda: row.update(actions=actions, condition=condition))
+        try:
+            with TransactWrite(connection=self._conn()) as tx:
+                for alert in alerts:  # puts go first, as PynamoDB sends them
+                    tx.save(alert_row(alert))
+                tx.update(row, actions=actions, condition=condition)
+        except TransactWriteError as exc:
+            if not _failed(exc, len(alerts) + 1)[-1]:
+                raise
+            # The step moved on meanwhile (answered mid-step, or a slow step's lease ran out and
+            # another worker finished it): what this worker sent is logged all the same.
+            with AlertModel.batch_write() as batch:
+                for alert in alerts:
+                    batch.save(alert_row(alert))
+            return False
+        return True
 
     def defer_step(self, lead_id: str, step: int, *, until: datetime) -> bool:
         """Keep the step pending, later."""
@@ -387,29 +413,47 @@ class DynamoLeadStore:
             & (LeadModel.sla_due_at.exists() | LeadModel.first_response_at.does_not_exist())
         )
         lead = LeadModel(stop.lead_id)
-        if stop.touchpoint is None:
+        if stop.touchpoint is None and stop.release is None:
             if _conditional(lambda: lead.update(actions=actions, condition=condition)):
                 return True
             if self.get_lead(stop.lead_id) is None:
                 raise LookupError(f"no lead {stop.lead_id}")
             return False
-        touch = touch_item(stop.touchpoint)
-        try:
-            with TransactWrite(connection=self._conn()) as tx:
-                tx.save(touch, condition=TouchpointModel.sk.does_not_exist())
-                tx.update(lead, actions=actions, condition=condition)
-        except TransactWriteError as exc:
-            touch_failed, lead_failed = _failed(exc, 2)
-            if not (touch_failed or lead_failed):
-                raise
-            if touch_failed:
-                return False  # a repeated request: the touchpoint is there already
+        touch = touch_item(stop.touchpoint) if stop.touchpoint else None
+        release = stop.release
+        while True:
+            try:
+                with TransactWrite(connection=self._conn()) as tx:
+                    if touch is not None:
+                        tx.save(touch, condition=TouchpointModel.sk.does_not_exist())
+                    tx.update(lead, actions=actions, condition=condition)
+                    if release is not None:
+                        # The owner's open count, in the same write: the response frees it.
+                        load_actions, load_condition = load_release(release)
+                        tx.update(
+                            RoutingModel(f"load#{release}"),
+                            actions=load_actions,
+                            condition=load_condition,
+                        )
+                return True
+            except TransactWriteError as exc:
+                failed = _failed(exc, 3 if touch is not None else 2)
+                touch_failed = touch is not None and failed[0]
+                lead_failed = failed[1] if touch is not None else failed[0]
+                load_failed = release is not None and failed[-1]
+                if touch_failed:
+                    return False  # a repeated request: the touchpoint is there already
+                if not lead_failed and load_failed:
+                    release = None  # the count is at 0 already: stop without it
+                    continue
+                if not lead_failed:
+                    raise
             if self.get_lead(stop.lead_id) is None:
                 raise LookupError(f"no lead {stop.lead_id}") from None
-            # The clock stopped before; this response still belongs on the timeline.
-            _conditional(lambda: touch.save(condition=TouchpointModel.sk.does_not_exist()))
+            if touch is not None:
+                # The clock stopped before; this response still belongs on the timeline.
+                _conditional(lambda: touch.save(condition=TouchpointModel.sk.does_not_exist()))
             return False
-        return True
 
     def _conn(self) -> Connection:
         # Several threads may land at once (the local runner, the concurrency tests).
