@@ -416,6 +416,10 @@ class AlertRecord:
     fallback_of: str | None = None  # the channel this alert replaced after a permanent error
 
 
+# Alert statuses someone should look at: listed across all leads (GET /alerts?status=…).
+ATTENTION_STATUSES = ("failed", "unconfirmed", "held", "undelivered")
+
+
 class AlertLog(Protocol):
     """Every alert and its outcome. A fired step's alerts are written with its finish
     (LeadStore.finish_step); this log reads them back and updates held and reported ones."""
@@ -438,5 +442,6 @@ class AlertLog(Protocol):
         ...
 
     def by_status(self, status: str, *, limit: int) -> list[AlertRecord]:
-        """Alerts with `status`, newest first."""
+        """Alerts with `status`, one of ATTENTION_STATUSES (ValueError otherwise: alerts that
+        went fine are read per lead), newest first."""
         ...

@@ -16,6 +16,7 @@ from chalicelib.domain.errors import InvalidPayloadError
 from chalicelib.domain.model import Attribution, Lead, Touchpoint
 from chalicelib.domain.team import TeamConfig
 from chalicelib.ports import (
+    ATTENTION_STATUSES,
     AlertContent,
     AlertRecord,
     AtCapError,
@@ -424,6 +425,8 @@ class MemoryAlertLog:
         return sorted(rows, key=lambda r: r.key)
 
     def by_status(self, status: str, *, limit: int) -> list[AlertRecord]:
+        if status not in ATTENTION_STATUSES:
+            raise ValueError(f"only alerts needing attention are listed by status: {status}")
         with self._lock:
             rows = [r for r in self.records.values() if r.status == status]
         rows.sort(key=lambda r: (_iso(r.created_at), r.lead_id, r.key), reverse=True)

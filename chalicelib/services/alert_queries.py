@@ -5,9 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.domain.errors import InvalidPayloadError
-from chalicelib.ports import AlertLog, AlertRecord, Timers
+from chalicelib.ports import ATTENTION_STATUSES, AlertLog, AlertRecord, Timers
 
-STATUSES = ("sending", "sent", "failed", "held", "unconfirmed", "delivered", "undelivered")
+STATUSES = (
+    "sending",
+    "sent",
+    "failed",
+    "held",
+    "unconfirmed",
+    "cancelled",
+    "delivered",
+    "undelivered",
+)
 MAX_PAGE = 200
 
 
@@ -34,6 +43,13 @@ def list_alerts(
     if lead_id:
         found = [a for a in alerts.for_lead(lead_id) if status is None or a.status == status]
         found = found[:size]
+    elif status is not None and status not in ATTENTION_STATUSES:
+        # Sent and delivered alerts are the bulk: kept out of the index, read per lead.
+        raise InvalidPayloadError(
+            f"across leads, one of: {', '.join(ATTENTION_STATUSES)}; "
+            "for other statuses give lead_id",
+            field="status",
+        )
     else:
         found = alerts.by_status(status or "failed", limit=size)
     try:

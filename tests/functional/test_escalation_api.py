@@ -171,6 +171,8 @@ def test_failed_alerts_and_the_dead_letter_depth_are_listed(stack: Stack) -> Non
     failed = {(a["lead_id"], a["channel"]) for a in body["alerts"]}
     assert (lead_id, "sms") in failed and (lead_id, "slack") in failed
     assert stack.api("/alerts?status=lost").status_code == 400
+    assert stack.api("/alerts?status=sent").status_code == 400  # across leads: attention only
+    assert stack.api(f"/alerts?status=sent&lead_id={lead_id}").status_code == 200
     assert stack.api("/alerts?limit=0").status_code == 400
     assert stack.api("/alerts", key=None).status_code == 401
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta, timezone
 
+import pytest
+
 from chalicelib.ports import AlertLog, AlertRecord
 from tests.fakes import T0
 
@@ -112,5 +114,25 @@ def test_by_status_lists_failed_alerts_newest_first(alert_log: AlertLog) -> None
     assert [r.lead_id for r in failures] == ["ld_d", "ld_c", "ld_a"]
     assert failures[0] == failed(alert("ld_d", created_after_s=30))
     assert [r.lead_id for r in alert_log.by_status("failed", limit=2)] == ["ld_d", "ld_c"]
-    assert [r.lead_id for r in alert_log.by_status("sent", limit=10)] == ["ld_b"]
-    assert alert_log.by_status("sending", limit=10) == []
+    assert alert_log.by_status("unconfirmed", limit=10) == []
+
+
+def test_alerts_that_went_fine_are_not_listed_by_status(alert_log: AlertLog) -> None:
+    record = alert()
+    alert_log.finish(sent(record))
+    for status in ("sent", "sending", "delivered"):
+        with pytest.raises(ValueError):
+            alert_log.by_status(status, limit=10)
+    assert [r.status for r in alert_log.for_lead("ld_a")] == ["sent"]
+
+
+def test_a_held_alert_leaves_the_list_once_taken_and_joins_it_again_if_it_fails(
+    alert_log: AlertLog,
+) -> None:
+    record = replace(alert(), status="held")
+    alert_log.finish(record)
+    assert [r.key for r in alert_log.by_status("held", limit=10)] == [record.key]
+    assert alert_log.take("ld_a", record.key, expected="held", status="sending")
+    assert alert_log.by_status("held", limit=10) == []
+    alert_log.finish(failed(record))
+    assert [r.key for r in alert_log.by_status("failed", limit=10)] == [record.key]

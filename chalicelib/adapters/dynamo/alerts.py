@@ -6,7 +6,7 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib.adapters.dynamo.mapping import iso, parse
 from chalicelib.adapters.dynamo.models import AlertModel
-from chalicelib.ports import AlertRecord
+from chalicelib.ports import ATTENTION_STATUSES, AlertRecord
 
 
 class DynamoAlertLog:
@@ -26,9 +26,13 @@ class DynamoAlertLog:
     def take(self, lead_id: str, key: str, *, expected: str, status: str) -> bool:
         """Move the alert from `expected` to `status` in one conditional UpdateItem; False if
         it was not in `expected` (or was never logged)."""
+        attention = AlertModel.attention
         try:
             AlertModel(lead_id, key).update(
-                actions=[AlertModel.status.set(status)],
+                actions=[
+                    AlertModel.status.set(status),
+                    attention.set(status) if status in ATTENTION_STATUSES else attention.remove(),
+                ],
                 condition=AlertModel.status == expected,
             )
         except UpdateError as exc:
@@ -42,8 +46,10 @@ class DynamoAlertLog:
         return [alert_from_row(r) for r in AlertModel.query(lead_id, consistent_read=True)]
 
     def by_status(self, status: str, *, limit: int) -> list[AlertRecord]:
-        """Alerts with `status`, newest first: one Query of the by_status index."""
-        rows = AlertModel.by_status.query(status, scan_index_forward=False, limit=limit)
+        """Alerts with `status`, newest first: one Query of the sparse attention index."""
+        if status not in ATTENTION_STATUSES:
+            raise ValueError(f"only alerts needing attention are listed by status: {status}")
+        rows = AlertModel.needing_attention.query(status, scan_index_forward=False, limit=limit)
         return [alert_from_row(r) for r in rows]
 
 
@@ -66,6 +72,7 @@ def alert_row(record: AlertRecord) -> AlertModel:
         attempts=record.attempts,
         error=record.error,
         fallback_of=record.fallback_of,
+        attention=record.status if record.status in ATTENTION_STATUSES else None,
     )
 
 

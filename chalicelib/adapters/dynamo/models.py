@@ -233,19 +233,21 @@ class RoutingModel(Model):
     # load#: also one number per day, named "d2026-11-22" (the rep's local date): leads that day.
 
 
-class AlertsByStatus(GlobalSecondaryIndex["AlertModel"]):  # type: ignore[no-untyped-call]
-    """Alerts of one status (e.g. failed), newest first, whole: the list an operator reads."""
+class AlertsNeedingAttention(GlobalSecondaryIndex["AlertModel"]):  # type: ignore[no-untyped-call]
+    """Sparse: alerts someone should look at (failed, unconfirmed, held, undelivered) by status,
+    newest first. Sent and delivered alerts, the bulk, carry no `attention` and cost the index
+    nothing."""
 
     class Meta:
-        index_name = "by_status"
+        index_name = "attention"
         projection = AllProjection()
 
-    status = UnicodeAttribute(hash_key=True)
+    attention = UnicodeAttribute(hash_key=True)
     created_at = UnicodeAttribute(range_key=True)
 
 
 class AlertModel(Model):
-    """One alert to one recipient on one channel, written before the provider is called."""
+    """One alert to one recipient on one channel, written when its step finishes."""
 
     class Meta:
         table_name = "alerts"
@@ -269,7 +271,8 @@ class AlertModel(Model):
     attempts = NumberAttribute(default=0)
     error = UnicodeAttribute(null=True)
     fallback_of = UnicodeAttribute(null=True)
-    by_status = AlertsByStatus()
+    attention = UnicodeAttribute(null=True)  # = status, for ATTENTION_STATUSES only
+    needing_attention = AlertsNeedingAttention()
 
 
 MODELS: dict[str, type[Model]] = {
