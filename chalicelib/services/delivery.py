@@ -199,7 +199,6 @@ def deliver(
         attempts=attempts,
         error=None if sent else f"{error.code or 'error'}: {error.message}" if error else None,
     )
-    worker.alerts.finish(finished)
     log.info(
         "alert %s",
         finished.status,
