@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from chalicelib.domain.errors import InvalidPayloadError
 from chalicelib.ports import ATTENTION_STATUSES, AlertLog, AlertRecord, Timers
+from chalicelib.services.leads import page_limit
 
 STATUSES = (
     "sending",
@@ -39,7 +40,7 @@ def list_alerts(
     """A lead's alerts (lead_id), or alerts with a status (default: failed), newest first."""
     if status is not None and status not in STATUSES:
         raise InvalidPayloadError(f"must be one of: {', '.join(STATUSES)}", field="status")
-    size = _limit(limit)
+    size = page_limit(limit, MAX_PAGE)
     if lead_id:
         found = [a for a in alerts.for_lead(lead_id) if status is None or a.status == status]
         found = found[:size]
@@ -57,11 +58,3 @@ def list_alerts(
     except Exception:
         depth = None  # the count is a convenience; the alarm on the queue is the real watch
     return AlertPage(found, depth)
-
-
-def _limit(value: str | None) -> int:
-    if not value:
-        return 50
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_PAGE:
-        raise InvalidPayloadError(f"must be a whole number from 1 to {MAX_PAGE}", field="limit")
-    return int(value)

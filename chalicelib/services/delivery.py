@@ -114,24 +114,36 @@ def unconfirmed_step(
     records = []
     for recipient in recipients(team, lead, rung):
         for channel in _channels(recipient, rung):
-            to = address(recipient, channel)
-            assert to is not None
-            records.append(
-                AlertRecord(
-                    lead_id=lead.lead_id,
-                    key=alert_key(index, recipient.key, channel),
-                    step=index,
-                    step_name=rung.name,
-                    recipient=recipient.key,
-                    channel=channel,
-                    to=to,
-                    status="unconfirmed",
-                    due_at=due_at,
-                    created_at=now,
-                    error="the step's worker stopped before finishing; not sent again",
-                )
-            )
+            record = _record(lead, index, rung, recipient, channel, due_at, now)
+            why = "the step's worker stopped before finishing; not sent again"
+            records.append(replace(record, status="unconfirmed", error=why))
     return records
+
+
+def _record(
+    lead: Lead,
+    index: int,
+    rung: LadderStep,
+    recipient: Recipient,
+    channel: str,
+    due_at: datetime,
+    now: datetime,
+) -> AlertRecord:
+    """The log entry for one alert of a step, before its outcome is known."""
+    to = address(recipient, channel)
+    assert to is not None
+    return AlertRecord(
+        lead_id=lead.lead_id,
+        key=alert_key(index, recipient.key, channel),
+        step=index,
+        step_name=rung.name,
+        recipient=recipient.key,
+        channel=channel,
+        to=to,
+        status="sending",
+        due_at=due_at,
+        created_at=now,
+    )
 
 
 def _channels(recipient: Recipient, rung: LadderStep) -> list[str]:
@@ -168,27 +180,17 @@ def deliver(
         )
         if held:
             return
-    to = address(recipient, channel)
-    assert to is not None
-    record = AlertRecord(
-        lead_id=lead.lead_id,
-        key=alert_key(index, recipient.key, channel),
-        step=index,
-        step_name=rung.name,
-        recipient=recipient.key,
-        channel=channel,
-        to=to,
-        status="sending",
-        due_at=due_at,
-        created_at=now,
-        fallback_of=fallback_of,
+    record = replace(
+        _record(lead, index, rung, recipient, channel, due_at, now), fallback_of=fallback_of
     )
     callback = (
         f"{worker.public_url}{ALERT_STATUS_PATH}/{lead.lead_id}/{record.key}"
         if worker.public_url
         else None
     )
-    delivery = Delivery(channel, to, body, status_callback=callback if channel == "sms" else None)
+    delivery = Delivery(
+        channel, record.to, body, status_callback=callback if channel == "sms" else None
+    )
     sent, error, attempts, called_at = _send(senders.get(channel), delivery, worker)
     finished = replace(
         record,

@@ -47,7 +47,7 @@ def list_leads(
             since=_since(since),
             source=source or None,
             status=status or None,
-            limit=_limit(limit),
+            limit=page_limit(limit),
             cursor=_cursor(cursor),
         )
     )
@@ -73,10 +73,11 @@ def _since(value: str | None) -> datetime | None:
     return parsed
 
 
-def _limit(value: str | None) -> int:
+def page_limit(value: str | None, maximum: int = MAX_PAGE) -> int:
+    """A `limit` query value: 50 when absent, else a whole number from 1 to `maximum`."""
     if not value:
         return 50
     # isdigit() alone accepts "²", which int() refuses.
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_PAGE:
-        raise InvalidPayloadError(f"must be a whole number from 1 to {MAX_PAGE}", field="limit")
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= maximum:
+        raise InvalidPayloadError(f"must be a whole number from 1 to {maximum}", field="limit")
     return int(value)
