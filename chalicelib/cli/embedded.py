@@ -3,6 +3,7 @@ no Docker, no AWS."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import threading
@@ -27,8 +28,8 @@ class EmbeddedAws:
     wait and stall every other request, so it is served as repeated short polls, each taking
     the lock briefly, until a message arrives or the wait is over.
 
-    While it serves, moto's SQS reads the time through a cheaper function giving the same
-    values (see `_CheapSqsClock`)."""
+    While it serves, two of moto's costs that grow with the data held are taken away, with the
+    same answers (see `_MotoSpeedups`)."""
 
     def __init__(self, port: int = 0) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -39,7 +40,7 @@ class EmbeddedAws:
             "127.0.0.1", port, self._serialised(moto_app), threaded=True, request_handler=_Quiet
         )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._cheap_clock = False
+        self._sped_up = False
 
     @property
     def url(self) -> str:
@@ -48,8 +49,8 @@ class EmbeddedAws:
 
     def start(self) -> EmbeddedAws:
         """Serve in a background thread."""
-        _CHEAP_SQS_CLOCK.install()
-        self._cheap_clock = True
+        _MOTO_SPEEDUPS.install()
+        self._sped_up = True
         self._thread.start()
         return self
 
@@ -57,9 +58,9 @@ class EmbeddedAws:
         """Stop serving and release the port."""
         self._server.shutdown()
         self._server.server_close()
-        if self._cheap_clock:
-            self._cheap_clock = False
-            _CHEAP_SQS_CLOCK.uninstall()
+        if self._sped_up:
+            self._sped_up = False
+            _MOTO_SPEEDUPS.uninstall()
 
     def _serialised(self, app: WSGIApp) -> WSGIApp:
         def once(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -84,50 +85,65 @@ class EmbeddedAws:
         return serve
 
 
-class _CheapSqsClock:
-    """moto's SQS reads the time with moto.core.utils.unix_time / unix_time_millis, for every
+class _MotoSpeedups:
+    """Two costs of moto's that grow with what the stack holds, taken away while an embedded
+    server runs, so that `make run` and the bench measure leadclock rather than moto. Neither
+    changes an answer; both are installed by the first server to start and removed by the last
+    to stop (moto's state, like this module, is per process, not per server).
+
+    SQS: moto reads the time with moto.core.utils.unix_time / unix_time_millis for every
     message a queue holds, on every request (is it visible yet? still delayed? plus the queue's
     counts). unix_time() builds two datetimes and subtracts them (~6 us): with 1,000 delayed
-    timers queued, each ReceiveMessage cost tens of ms under the server's one lock, and alerts
-    in `make run` and the bench came seconds late because of moto, not of leadclock or SQS.
+    timers queued each ReceiveMessage cost tens of ms under the server's one lock, and alerts
+    came seconds late. moto.sqs.models (that module's names only) gets `_unix_time` instead
+    (~0.4 us), which returns moto's value bit for bit (see `unix_seconds`).
 
-    So while an embedded server runs, moto.sqs.models (only that module's names; the rest of
-    moto is untouched) uses `_unix_time` (~0.4 us), which returns what moto's would, bit for
-    bit: datetime.now() floors the system clock's nanoseconds to whole microseconds, so
-    unix_time() is moto's own arithmetic on that floor, done here on integers; a call with a
-    datetime goes to moto's function. Installed by the first server to start and restored by
-    the last to stop: moto's state (and this module) is per process, not per server."""
+    DynamoDB: before a TransactWriteItems moto deep-copies every table the transaction names,
+    to put them back if it fails: ~65 ms for a table of 1,000 leads, for every landing and
+    every fired step. Transactions instead keep a copy of just the items they name and put
+    those back when they fail (see `_undoable`): the tables end as they began (only a table's
+    stream, which leadclock does not use, keeps records of the writes undone)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._servers = 0
-        self._saved: dict[str, Any] = {}
+        self._saved: list[tuple[Any, str, Any]] = []
 
     def install(self) -> None:
-        """Use the cheap clock in moto's SQS (counted: one install per server started)."""
-        import moto.sqs.models as sqs_models
-
+        """Take the costs away (counted: one install per server started)."""
         with self._lock:
             if self._servers == 0:
-                cheap = {"unix_time": _unix_time, "unix_time_millis": _unix_time_millis}
-                self._saved = {name: getattr(sqs_models, name) for name in cheap}
-                for name, function in cheap.items():
-                    setattr(sqs_models, name, function)
+                for target, name, replacement in _speedups():
+                    self._saved.append((target, name, getattr(target, name)))
+                    setattr(target, name, replacement)
             self._servers += 1
 
     def uninstall(self) -> None:
-        """Give moto's SQS its own clock back once no server uses the cheap one."""
-        import moto.sqs.models as sqs_models
-
+        """Give moto its own functions back once no server runs."""
         with self._lock:
             self._servers -= 1
             if self._servers == 0:
-                for name, function in self._saved.items():
-                    setattr(sqs_models, name, function)
-                self._saved = {}
+                for target, name, original in reversed(self._saved):
+                    setattr(target, name, original)
+                self._saved = []
 
 
-_CHEAP_SQS_CLOCK = _CheapSqsClock()
+def _speedups() -> list[tuple[Any, str, Any]]:
+    """(where, name, replacement) for each function of moto's that `_MotoSpeedups` replaces."""
+    import moto.dynamodb.models as dynamodb_models
+    import moto.sqs.models as sqs_models
+
+    backend = dynamodb_models.DynamoDBBackend
+    return [
+        (sqs_models, "unix_time", _unix_time),
+        (sqs_models, "unix_time_millis", _unix_time_millis),
+        (backend, "transact_write_items", _undoable(backend.transact_write_items)),
+        (dynamodb_models, "copy", _NoTableBackup()),
+    ]
+
+
+_MOTO_SPEEDUPS = _MotoSpeedups()
+_transaction = threading.local()  # .undoable: a transaction runs through `_undoable` here
 
 
 def _unix_time(dt: datetime | None = None) -> float:
@@ -142,6 +158,70 @@ def _unix_time(dt: datetime | None = None) -> float:
 def _unix_time_millis(dt: datetime | None = None) -> float:
     """moto.core.utils.unix_time_millis, likewise."""
     return _unix_time(dt) * 1000.0
+
+
+def _undoable(transact: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's TransactWriteItems, rolled back item by item: a copy of each item the transaction
+    puts, updates or deletes (None if absent) is kept first, and when moto refuses the
+    transaction (a condition failed, a duplicate key, an invalid request) each one is put back,
+    or deleted if it did not exist. Items it does not name are never written by it."""
+
+    def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> Any:
+        before = _items_named(backend, transact_items)
+        _transaction.undoable = True
+        try:
+            return transact(backend, transact_items)
+        except BaseException:
+            _transaction.undoable = False
+            for table, key, item in reversed(before):
+                if item is not None:
+                    backend.put_item(table, item.to_json()["Attributes"])
+                elif backend.get_item(table, key) is not None:
+                    backend.delete_item(table, key)
+            raise
+        finally:
+            _transaction.undoable = False
+
+    return transact_write_items
+
+
+def _items_named(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[str, Any, Any]]:
+    """(table, key, a copy of the item or None) for each write in the transaction; a write moto
+    cannot look up (no such table, no key) is one it will not make either."""
+    named = []
+    for entry in transact_items:
+        for kind, op in entry.items():
+            if kind not in ("Put", "Update", "Delete") or not isinstance(op, dict):
+                continue
+            try:
+                table = backend.get_table(op["TableName"])
+                if kind == "Put":
+                    attrs = (table.hash_key_attr, table.range_key_attr)
+                    key = {a: op["Item"][a] for a in attrs if a is not None}
+                else:
+                    key = op["Key"]
+                item = backend.get_item(op["TableName"], key)
+            except Exception:
+                continue  # moto answers the request with the error and writes nothing for it
+            named.append((op["TableName"], key, copy.deepcopy(item)))
+    return named
+
+
+class _NoTableBackup:
+    """moto.dynamodb.models' `copy` module, except that inside `_undoable` a deep copy of a
+    whole table (moto's backup before a transaction) returns the table itself: moto's own
+    rollback then puts back the table it already has, and `_undoable` restores the items."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    def deepcopy(self, x: Any, memo: dict[int, Any] | None = None) -> Any:
+        """copy.deepcopy, but a table during a transaction is its own backup."""
+        from moto.dynamodb.models.table import Table
+
+        if getattr(_transaction, "undoable", False) and isinstance(x, Table):
+            return x
+        return copy.deepcopy(x, memo)
 
 
 def unix_seconds(ns: int) -> float:

@@ -12,7 +12,14 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.bench import assignment, capture_path, cold_import, latency
+from tests.bench import (
+    alert_lateness,
+    assignment,
+    capture_path,
+    cold_import,
+    latency,
+    lead_lifetime,
+)
 from tests.bench.report import Figure, table, write_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +71,23 @@ leadclock benchmarks: the budgets in design.md ("Budgets to measure"). Figures, 
       a form capture through chalice.test.Client in a fresh interpreter against the embedded
       server: the first request (a cold container) and the median of 30 after it. Informative;
       moto's own time is included.
+  alert_lateness_*
+      provider call time - due time of SMS alerts, over 1,000 leads whose one-step ladder falls
+      due spread over 60 s, through the embedded server (DynamoDB + SQS, moto's SQS on the
+      cheap clock `make run` gives it), the real adapters and `make run`'s TimerConsumer (4
+      handler threads) with the 60 s sweeper beside it; the SMS sender records the call
+      instead of making it. p50/p99/max, duplicate alerts (same lead and step sent twice) and
+      missed alerts (never sent by the end): budget p99 <= 2 s, 0 duplicates, 0 missed;
+      lateness split into the queue's share (handler start - due) and the worker's.
+      sweeper_only: the same workload with no timers, fired by sweep() every 60 s alone (the
+      minutes between sweeps skipped, not slept); informative.
+  lead_life_*
+      DynamoDB writes per lead over its life, through the HTTP handlers and the SQS timer
+      handler on a movable clock with the demo team: (a) answered before any step, (b) warned
+      then answered, (c) the whole demo ladder. Write requests, and write units estimated from
+      item sizes read around each request (moto does not report consumed capacity): per item
+      ceil(max(before, after) / 1 KB), x2 in a transaction; index (GSI) units apart. Budget:
+      <= 6 per lead (design.md: write units per lead over its life).
 """
 
 
@@ -79,6 +103,8 @@ def main() -> int:
         ("owner assignment (extra requests, assignments per second)", assignment.run),
         ("cold import", cold_import.run),
         ("capture latency", latency.run),
+        ("alert lateness (1,000 timers: SQS, then the sweeper alone)", alert_lateness.run),
+        ("lead lifetime (DynamoDB writes per lead)", lead_lifetime.run),
     ]
     for title, bench in sections:
         t = time.perf_counter()

@@ -1,5 +1,5 @@
-"""DynamoDB requests and item sizes on the capture path, through the real HTTP handlers, the real
-adapters and the embedded DynamoDB-compatible server (moto over HTTP)."""
+"""DynamoDB and SQS requests and item sizes on the capture path, through the real HTTP handlers,
+the real adapters and the embedded DynamoDB- and SQS-compatible server (moto over HTTP)."""
 
 from __future__ import annotations
 
@@ -86,12 +86,51 @@ def _environment() -> None:
         os.environ[name] = value
 
 
+class SqsTally:
+    """SQS API calls, by operation, from every botocore session created while it is installed
+    (as ProcessTally counts DynamoDB's): the timers adapter's client shares a session with the
+    DynamoDB connection, so whichever client sends, it is counted."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self._spec = ("before-call.sqs.*", self._on_call)
+
+    def install(self) -> None:
+        """Count calls from sessions created from now on."""
+        from botocore import handlers
+
+        handlers.BUILTIN_HANDLERS.append(self._spec)
+
+    def uninstall(self) -> None:
+        """Stop adding the hook to new sessions."""
+        from botocore import handlers
+
+        if self._spec in handlers.BUILTIN_HANDLERS:
+            handlers.BUILTIN_HANDLERS.remove(self._spec)
+
+    def _on_call(self, event_name: str, **_: Any) -> None:
+        self.calls.append(event_name.rsplit(".", 1)[-1])
+
+
 def _measure(endpoint: str, tally: ProcessTally, notes: list[str]) -> list[Figure]:
+    sqs = SqsTally()
+    sqs.install()
+    try:
+        return _measure_counting_sqs(endpoint, tally, sqs, notes)
+    finally:
+        sqs.uninstall()
+
+
+def _measure_counting_sqs(
+    endpoint: str, tally: ProcessTally, sqs: SqsTally, notes: list[str]
+) -> list[Figure]:
     from chalice.test import Client
 
     from chalicelib import wiring
     from chalicelib.adapters.dynamo.models import MODELS, create_tables
     from chalicelib.adapters.dynamo.team import DynamoTeamStore
+    from chalicelib.adapters.sqs_timers import SqsTimers
+    from chalicelib.cli.embedded import create_timer_queues
     from chalicelib.settings import load_settings
     from chalicelib.team_file import load_team_file
 
@@ -101,12 +140,25 @@ def _measure(endpoint: str, tally: ProcessTally, notes: list[str]) -> list[Figur
             "LEADCLOCK_TABLE_PREFIX": TABLE_PREFIX,
             "LEADCLOCK_AWS_ENDPOINT": endpoint,
             "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+            # moto's state is per process: the bench's other sections name their own queues.
+            "LEADCLOCK_TIMER_QUEUE": f"{TABLE_PREFIX}timers",
+            "LEADCLOCK_TIMER_DLQ": f"{TABLE_PREFIX}timers-dlq",
         }
     )
     container = wiring.build(settings)
     wiring.use(container)
     create_tables()
     container.team.save(load_team_file(TEAM_FILE))
+    # As deployed: landing sends a new lead's first ladder step to the timers queue.
+    create_timer_queues(
+        _raw_client(endpoint, settings.region, "sqs"),
+        queue=settings.timer_queue,
+        dead_letter_queue=settings.timer_dlq,
+    )
+    # A warm container has looked the queue URL up already (once per container).
+    if not isinstance(container.timers, SqsTimers):
+        raise RuntimeError(f"the capture path schedules through {container.timers!r}, not SQS")
+    container.timers.queue_url()
 
     from app import app
 
@@ -136,7 +188,9 @@ def _measure(endpoint: str, tally: ProcessTally, notes: list[str]) -> list[Figur
     def scenario(key: str, post: Any, expected: str, budgeted: bool = True) -> dict[str, Any]:
         counter.reset()
         before = tally.calls
+        sqs_before = len(sqs.calls)
         status, lead_id = post()
+        sqs_calls = sqs.calls[sqs_before:]
         if status != expected:
             raise RuntimeError(f"{key}: the capture answered {status!r}, expected {expected!r}")
         counts = counter.snapshot()
@@ -153,8 +207,17 @@ def _measure(endpoint: str, tally: ProcessTally, notes: list[str]) -> list[Figur
         assigning = share(counts["tables"], assignment_ops)
         figures.extend(_budgeted(key, counts, assigning) if budgeted else _informative(key, counts))
         figures.extend(info(f"{key}_assignment_{kind}", assigning[kind]) for kind in KINDS[:2])
-        notes.append(f"{key}: {describe(counts['calls'])}" + _retries(counts))
-        return {"lead_id": lead_id, "assignment": assigning, **counts}
+        figures.append(info(f"{key}_sqs_requests", len(sqs_calls)))
+        notes.append(
+            f"{key}: {describe(counts['calls'])}; SQS: {', '.join(sqs_calls) or 'none'}"
+            + _retries(counts)
+        )
+        return {
+            "lead_id": lead_id,
+            "assignment": assigning,
+            "sqs_requests": len(sqs_calls),
+            **counts,
+        }
 
     def assigned(key: str, counts: dict[str, Any], phone: str) -> None:
         # The demo team's reps keep working hours and the bench runs on the wall clock, so how
@@ -185,8 +248,16 @@ def _measure(endpoint: str, tally: ProcessTally, notes: list[str]) -> list[Figur
     sms_back = scenario("capture_sms_returning_lead", lambda: _post_sms(http, sms_again), "ok")
     assigned("capture_sms_returning_lead", sms_back, FORM_PHONE)
 
-    # A cold container has no cached team configuration: one more GetItem, then none for 30 s.
-    wiring.use(dataclasses.replace(container, team=DynamoTeamStore()))
+    # A cold container has no cached team configuration: one more GetItem, then none for 30 s;
+    # nor the timers queue's URL: one GetQueueUrl before its first SendMessage.
+    cold_sqs = _new_session_client("sqs", endpoint, settings.region)
+    cold_timers = SqsTimers(
+        lambda: cold_sqs,
+        queue=settings.timer_queue,
+        dead_letter_queue=settings.timer_dlq,
+        clock=container.clock,
+    )
+    wiring.use(dataclasses.replace(container, team=DynamoTeamStore(), timers=cold_timers))
     try:
         cold_form = dict(form, email="j.okafor@example.com", phone="(415) 555-0163")
         cold = scenario(
@@ -210,7 +281,9 @@ def _measure(endpoint: str, tally: ProcessTally, notes: list[str]) -> list[Figur
     notes.append(
         "cold container: the first request pays one extra GetItem for the team configuration "
         f"(cached 30 s): {cold['reads']} reads there vs {new['reads']} warm. The figures above "
-        "are for a warm container."
+        "are for a warm container. SQS: a new lead's first ladder step is one SendMessage "
+        "(delayed until due); a cold container first looks the timers queue's URL up "
+        f"({cold['sqs_requests']} SQS requests there vs {new['sqs_requests']} warm)."
     )
     notes.append(
         "the capture figures include assignment (the handler always assigns); its share is "
@@ -335,10 +408,17 @@ def _post_sms(http: Any, params: dict[str, str]) -> tuple[str, None]:
     return "ok", None
 
 
-def _raw_client(endpoint: str, region: str) -> Any:
+def _raw_client(endpoint: str, region: str, service: str = "dynamodb") -> Any:
     import boto3
 
-    return boto3.client("dynamodb", region_name=region, endpoint_url=endpoint)
+    return boto3.client(service, region_name=region, endpoint_url=endpoint)
+
+
+def _new_session_client(service: str, endpoint: str, region: str) -> Any:
+    """A client on a botocore session of its own, made now (so SqsTally counts its calls)."""
+    from botocore.session import get_session
+
+    return get_session().create_client(service, region_name=region, endpoint_url=endpoint)
 
 
 def _get(raw: Any, table: str, key: dict[str, Any]) -> dict[str, Any]:
