@@ -3,16 +3,16 @@ no Docker, no AWS."""
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from chalicelib.cli import moto_speedups
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -29,7 +29,7 @@ class EmbeddedAws:
     the lock briefly, until a message arrives or the wait is over.
 
     While it serves, two of moto's costs that grow with the data held are taken away, with the
-    same answers (see `_MotoSpeedups`)."""
+    same answers (see chalicelib.cli.moto_speedups)."""
 
     def __init__(self, port: int = 0) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -49,7 +49,7 @@ class EmbeddedAws:
 
     def start(self) -> EmbeddedAws:
         """Serve in a background thread."""
-        _MOTO_SPEEDUPS.install()
+        moto_speedups.install()
         self._sped_up = True
         self._thread.start()
         return self
@@ -60,7 +60,7 @@ class EmbeddedAws:
         self._server.server_close()
         if self._sped_up:
             self._sped_up = False
-            _MOTO_SPEEDUPS.uninstall()
+            moto_speedups.uninstall()
 
     def _serialised(self, app: WSGIApp) -> WSGIApp:
         def once(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -83,154 +83,6 @@ class EmbeddedAws:
                 time.sleep(POLL_EVERY_S)
 
         return serve
-
-
-class _MotoSpeedups:
-    """Two costs of moto's that grow with what the stack holds, taken away while an embedded
-    server runs, so that `make run` and the bench measure leadclock rather than moto. Neither
-    changes an answer; both are installed by the first server to start and removed by the last
-    to stop (moto's state, like this module, is per process, not per server).
-
-    SQS: moto reads the time with moto.core.utils.unix_time / unix_time_millis for every
-    message a queue holds, on every request (is it visible yet? still delayed? plus the queue's
-    counts). unix_time() builds two datetimes and subtracts them (~6 us): with 1,000 delayed
-    timers queued each ReceiveMessage cost tens of ms under the server's one lock, and alerts
-    came seconds late. moto.sqs.models (that module's names only) gets `_unix_time` instead
-    (~0.4 us), which returns moto's value bit for bit (see `unix_seconds`).
-
-    DynamoDB: before a TransactWriteItems moto deep-copies every table the transaction names,
-    to put them back if it fails: ~65 ms for a table of 1,000 leads, for every landing and
-    every fired step. Transactions instead keep a copy of just the items they name and put
-    those back when they fail (see `_undoable`): the tables end as they began (only a table's
-    stream, which leadclock does not use, keeps records of the writes undone)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._servers = 0
-        self._saved: list[tuple[Any, str, Any]] = []
-
-    def install(self) -> None:
-        """Take the costs away (counted: one install per server started)."""
-        with self._lock:
-            if self._servers == 0:
-                for target, name, replacement in _speedups():
-                    self._saved.append((target, name, getattr(target, name)))
-                    setattr(target, name, replacement)
-            self._servers += 1
-
-    def uninstall(self) -> None:
-        """Give moto its own functions back once no server runs."""
-        with self._lock:
-            self._servers -= 1
-            if self._servers == 0:
-                for target, name, original in reversed(self._saved):
-                    setattr(target, name, original)
-                self._saved = []
-
-
-def _speedups() -> list[tuple[Any, str, Any]]:
-    """(where, name, replacement) for each function of moto's that `_MotoSpeedups` replaces."""
-    import moto.dynamodb.models as dynamodb_models
-    import moto.sqs.models as sqs_models
-
-    backend = dynamodb_models.DynamoDBBackend
-    return [
-        (sqs_models, "unix_time", _unix_time),
-        (sqs_models, "unix_time_millis", _unix_time_millis),
-        (backend, "transact_write_items", _undoable(backend.transact_write_items)),
-        (dynamodb_models, "copy", _NoTableBackup()),
-    ]
-
-
-_MOTO_SPEEDUPS = _MotoSpeedups()
-_transaction = threading.local()  # .undoable: a transaction runs through `_undoable` here
-
-
-def _unix_time(dt: datetime | None = None) -> float:
-    """moto.core.utils.unix_time, the same value without building datetimes for "now"."""
-    if dt is not None:
-        from moto.core.utils import unix_time
-
-        return unix_time(dt)
-    return unix_seconds(time.time_ns())
-
-
-def _unix_time_millis(dt: datetime | None = None) -> float:
-    """moto.core.utils.unix_time_millis, likewise."""
-    return _unix_time(dt) * 1000.0
-
-
-def _undoable(transact: Callable[..., Any]) -> Callable[..., Any]:
-    """moto's TransactWriteItems, rolled back item by item: a copy of each item the transaction
-    puts, updates or deletes (None if absent) is kept first, and when moto refuses the
-    transaction (a condition failed, a duplicate key, an invalid request) each one is put back,
-    or deleted if it did not exist. Items it does not name are never written by it."""
-
-    def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> Any:
-        before = _items_named(backend, transact_items)
-        _transaction.undoable = True
-        try:
-            return transact(backend, transact_items)
-        except BaseException:
-            _transaction.undoable = False
-            for table, key, item in reversed(before):
-                if item is not None:
-                    backend.put_item(table, item.to_json()["Attributes"])
-                elif backend.get_item(table, key) is not None:
-                    backend.delete_item(table, key)
-            raise
-        finally:
-            _transaction.undoable = False
-
-    return transact_write_items
-
-
-def _items_named(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[str, Any, Any]]:
-    """(table, key, a copy of the item or None) for each write in the transaction; a write moto
-    cannot look up (no such table, no key) is one it will not make either."""
-    named = []
-    for entry in transact_items:
-        for kind, op in entry.items():
-            if kind not in ("Put", "Update", "Delete") or not isinstance(op, dict):
-                continue
-            try:
-                table = backend.get_table(op["TableName"])
-                if kind == "Put":
-                    attrs = (table.hash_key_attr, table.range_key_attr)
-                    key = {a: op["Item"][a] for a in attrs if a is not None}
-                else:
-                    key = op["Key"]
-                item = backend.get_item(op["TableName"], key)
-            except Exception:
-                continue  # moto answers the request with the error and writes nothing for it
-            named.append((op["TableName"], key, copy.deepcopy(item)))
-    return named
-
-
-class _NoTableBackup:
-    """moto.dynamodb.models' `copy` module, except that inside `_undoable` a deep copy of a
-    whole table (moto's backup before a transaction) returns the table itself: moto's own
-    rollback then puts back the table it already has, and `_undoable` restores the items."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(copy, name)
-
-    def deepcopy(self, x: Any, memo: dict[int, Any] | None = None) -> Any:
-        """copy.deepcopy, but a table during a transaction is its own backup."""
-        from moto.dynamodb.models.table import Table
-
-        if getattr(_transaction, "undoable", False) and isinstance(x, Table):
-            return x
-        return copy.deepcopy(x, memo)
-
-
-def unix_seconds(ns: int) -> float:
-    """What moto's unix_time() returns when the system clock reads `ns` nanoseconds since the
-    epoch: datetime.now() keeps whole microseconds (rounding down), and moto adds up the
-    difference from the epoch as (days * 86400) + (seconds + microseconds / 1e6)."""
-    days, rest = divmod(ns // 1000, 86_400_000_000)
-    seconds, micros = divmod(rest, 1_000_000)
-    return (days * 86400) + (seconds + (micros / 1e6))
 
 
 def create_timer_queues(
