@@ -1,5 +1,8 @@
 """What people do about a lead: claim it (escalation pauses), report a response (the clock
-stops), and read the alert log. Behind the admin key until signed links arrive."""
+stops), and read the alert log. Behind the admin key until signed links arrive.
+
+Every route shares one Lambda with the webhooks, so these services are imported inside their
+handlers: a form's cold start does not pay for them."""
 
 from __future__ import annotations
 
@@ -10,8 +13,6 @@ from typing import Any
 from chalice.app import Blueprint, MultiDict, Response
 
 from chalicelib.domain.errors import InvalidPayloadError, NotFoundError
-from chalicelib.services.alert_queries import list_alerts
-from chalicelib.services.responses import claim, record_event
 from chalicelib.wiring import container
 from functions.api import lead_json
 from functions.http import json_errors, json_object, json_response, raw_body, require_admin
@@ -27,6 +28,8 @@ def claim_lead(lead_id: str) -> Response:
     request = bp.current_request
     require_admin(request, c)
     body = json_object(raw_body(request))
+    from chalicelib.services.responses import claim
+
     lead = claim(lead_id, by=_rep(body, required=True) or "", worker=c.worker())
     return json_response(lead_json(lead))
 
@@ -42,6 +45,8 @@ def lead_event(lead_id: str) -> Response:
     kind = body.get("type")
     if not isinstance(kind, str):
         raise InvalidPayloadError('is required, e.g. "contacted"', field="type")
+    from chalicelib.services.responses import record_event
+
     lead = record_event(
         lead_id, kind=kind, by=_rep(body, required=False), at=_at(body), worker=c.worker()
     )
@@ -56,6 +61,8 @@ def alerts() -> Response:
     request = bp.current_request
     require_admin(request, c)
     q: MultiDict | dict[str, str] = request.query_params or {}
+    from chalicelib.services.alert_queries import list_alerts
+
     page = list_alerts(
         status=q.get("status"),
         lead_id=q.get("lead_id"),

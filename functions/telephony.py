@@ -16,7 +16,7 @@ from chalicelib.services.capture import (
     check_size,
     record_alert_status,
 )
-from chalicelib.services.delivery import ALERT_STATUS_PATH
+from chalicelib.services.worker import ALERT_STATUS_PATH
 from chalicelib.wiring import Container, container
 from functions.http import json_errors, json_response, lower_headers, public_url, raw_body
 

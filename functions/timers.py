@@ -1,10 +1,12 @@
-"""The alert worker's triggers: SQS timer messages, and the 1-minute sweeper behind them."""
+"""The alert worker's triggers: SQS timer messages, and the 1-minute sweeper behind them.
+
+Every Lambda imports the whole app, the webhooks' too, so the worker's code is imported inside
+its handlers: a form's cold start does not pay for the alert worker."""
 
 from __future__ import annotations
 
 from chalice.app import Blueprint, CloudWatchEvent, SQSEvent
 
-from chalicelib.services.escalation import on_timer, sweep
 from chalicelib.wiring import container
 
 bp = Blueprint(__name__)
@@ -17,6 +19,8 @@ TIMER_QUEUE = "leadclock-timers"
 def timer(event: SQSEvent) -> None:
     """Fire the due step of each message. An exception leaves the batch to SQS, which
     redelivers it (firing is conditional, so steps already fired fire nothing)."""
+    from chalicelib.services.escalation import on_timer
+
     worker = container().worker()
     for record in event:
         on_timer(record.body, worker)
@@ -25,4 +29,6 @@ def timer(event: SQSEvent) -> None:
 @bp.schedule("rate(1 minute)")
 def sweeper(event: CloudWatchEvent) -> None:
     """Fire steps whose timer message was lost, from the sparse index of due steps."""
+    from chalicelib.services.escalation import sweep
+
     sweep(container().worker())

@@ -26,7 +26,6 @@ from chalicelib.ports import (
 )
 from chalicelib.services.assignment import Assigner
 from chalicelib.services.landing import Landed, accept
-from chalicelib.services.responses import stop_after_landing
 from chalicelib.services.worker import Worker
 
 MAX_BODY_BYTES = 64 * 1024
@@ -159,7 +158,10 @@ def capture_dial_result(
     capture = inbound.dial_capture(params, attempt=max(len(tried) - 1, 0), rep=rep, now=now)
     landed = _accept(capture, body, store=store, clock=clock)
     if capture.first_response and landed.lead_id and worker is not None:
-        # An answered leg is the lead's first response: the clock stops with its speed.
+        # An answered leg is the lead's first response: the clock stops with its speed. (Imported
+        # here: an incoming webhook's cold start need not load the response service.)
+        from chalicelib.services.responses import stop_after_landing
+
         stop_after_landing(landed.lead_id, worker=worker)
     number = config.tracking_number(params.get("To", ""))
     lead = store.get_lead(landed.lead_id) if landed.lead_id else None

@@ -21,7 +21,7 @@ from chalicelib.domain.team import RepConfig, TeamConfig
 from chalicelib.logs import get_logger
 from chalicelib.ports import AlertContent, AlertRecord, Delivery, DeliveryError, Sender, Sent
 from chalicelib.services import alert_text
-from chalicelib.services.worker import Worker
+from chalicelib.services.worker import ALERT_STATUS_PATH, Worker
 
 log = get_logger(__name__)
 
@@ -30,8 +30,6 @@ MAX_ATTEMPTS = 3
 BACKOFF_S = 0.5  # first retry after this, doubling
 MAX_RETRY_AFTER_S = 20.0  # a provider asking for longer gets the next channel instead
 CHANNEL_ORDER = ("sms", "slack", "email")
-# Twilio reports an alert SMS's delivery here; the path names the alert.
-ALERT_STATUS_PATH = "/webhooks/twilio/alert-status"
 
 
 def alert_key(index: int, recipient: str, channel: str) -> str:

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from chalicelib.domain.team import TeamConfig
 from chalicelib.ports import AlertLog, Clock, LeadStore, RoutingStore, Sender, TeamStore, Timers
 
+# Twilio reports an alert SMS's delivery here (functions/telephony.py); the path names the alert.
+ALERT_STATUS_PATH = "/webhooks/twilio/alert-status"
+
 
 @dataclass(frozen=True)
 class Worker:

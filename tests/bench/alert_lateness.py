@@ -506,7 +506,7 @@ def _spread(values: Sequence[float], what: str = "lateness") -> str:
 
 def _alert_of(callback: str | None) -> tuple[str, int]:
     """(lead id, step) from ".../webhooks/twilio/alert-status/<lead id>/<step>:<who>:<channel>"."""
-    from chalicelib.services.delivery import ALERT_STATUS_PATH
+    from chalicelib.services.worker import ALERT_STATUS_PATH
 
     if not callback or ALERT_STATUS_PATH not in callback:
         raise RuntimeError(f"an SMS alert without the status callback the bench reads: {callback}")
