@@ -501,3 +501,24 @@ def test_a_held_sms_for_a_lead_reassigned_meanwhile_is_cancelled() -> None:
     held = rig.alerts.get(lead.lead_id, "0:ana:sms")
     assert held is not None and (held.status, held.error) == ("cancelled", "no longer a recipient")
     assert all(d.to != ANA.phone for d in rig.sms.sent)
+
+
+def test_a_sweep_starts_no_step_after_its_time_budget_and_the_next_sweep_carries_on() -> None:
+    rig = Rig()
+    leads = [rig.capture(f"e{i}", email=f"p{i}@example.com") for i in range(3)]
+    rig.timers.scheduled.clear()  # every message lost: the sweeper is the only timer
+    rig.at(181)
+    original = rig.sms.send
+
+    def slow_send(delivery: Any) -> Any:
+        rig.clock.advance(seconds=25)  # a provider taking its time
+        return original(delivery)
+
+    rig.sms.send = slow_send  # type: ignore[method-assign]
+
+    first = sweep(rig.worker)
+
+    assert first == 2  # 25 s, 50 s: the third lead's step is not started past 40 s
+    assert [rig.lead(x.lead_id).next_step for x in leads].count(1) == 2
+    assert sweep(rig.worker) == 1
+    assert all(rig.lead(x.lead_id).next_step == 1 for x in leads)
