@@ -2,7 +2,7 @@
 
 from chalice.app import Chalice
 
-from functions import actions, admin, api, forms, replay, telephony, timers
+from functions import actions, activity, admin, api, forms, links, replay, slack, telephony, timers
 
 app = Chalice(app_name="leadclock")
 
@@ -10,6 +10,9 @@ app.register_blueprint(forms.bp)
 app.register_blueprint(telephony.bp)
 app.register_blueprint(api.bp)
 app.register_blueprint(actions.bp)
+app.register_blueprint(links.bp)
+app.register_blueprint(activity.bp)
+app.register_blueprint(slack.bp)
 app.register_blueprint(replay.bp)
 app.register_blueprint(admin.bp)
 app.register_blueprint(timers.bp)

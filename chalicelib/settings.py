@@ -25,6 +25,8 @@ class Settings:
     # Provider endpoints, for tests that play Twilio or Slack on 127.0.0.1; unset in AWS.
     twilio_api_base: str | None = None
     slack_api_base: str | None = None
+    # "env:NAME" or "ssm:/path": the HMAC secret of the signed links in alerts (/r/{token}).
+    link_secret_ref: str | None = None
 
     def table(self, name: str) -> str:
         """The physical name of the table called `name`."""
@@ -47,4 +49,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         local=env.get("LEADCLOCK_LOCAL") == "1",
         twilio_api_base=env.get("LEADCLOCK_TWILIO_API_BASE") or None,
         slack_api_base=env.get("LEADCLOCK_SLACK_API_BASE") or None,
+        link_secret_ref=env.get("LEADCLOCK_LINK_SECRET_REF") or None,
     )

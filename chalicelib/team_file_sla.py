@@ -73,13 +73,22 @@ def read_alerts(root: Fields, team: TeamConfig, check: Check) -> TeamConfig:
             alerts, twilio_account_sid_ref=sid, sms_from=sender, messaging_service_sid=service
         )
     slack = check.mapping(
-        m.get("slack"), "alerts.slack", ("bot_token", "webhook_url"), required=False
+        m.get("slack"),
+        "alerts.slack",
+        ("bot_token", "webhook_url", "signing_secret"),
+        required=False,
     )
     if slack is not None:
         bot = check.secret(slack, "alerts.slack", "bot_token", required=False)
         hook = check.secret(slack, "alerts.slack", "webhook_url", required=False)
+        signing = check.secret(slack, "alerts.slack", "signing_secret", required=False)
         _one_of(slack, "alerts.slack", ("bot_token", "webhook_url"), check)
-        alerts = dataclasses.replace(alerts, slack_bot_token_ref=bot, slack_webhook_url_ref=hook)
+        alerts = dataclasses.replace(
+            alerts,
+            slack_bot_token_ref=bot,
+            slack_webhook_url_ref=hook,
+            slack_signing_secret_ref=signing,
+        )
     email = check.mapping(
         m.get("email"), "alerts.email", ("from", "configuration_set"), required=False
     )
@@ -309,7 +318,11 @@ def alerts_dict(alerts: AlertChannels) -> dict[str, object]:
         "from": alerts.sms_from,
         "messaging_service_sid": alerts.messaging_service_sid,
     }
-    slack = {"bot_token": alerts.slack_bot_token_ref, "webhook_url": alerts.slack_webhook_url_ref}
+    slack = {
+        "bot_token": alerts.slack_bot_token_ref,
+        "webhook_url": alerts.slack_webhook_url_ref,
+        "signing_secret": alerts.slack_signing_secret_ref,
+    }
     email = {"from": alerts.email_from, "configuration_set": alerts.email_configuration_set}
     channels = {"sms": compact(sms), "slack": compact(slack), "email": compact(email)}
     return {name: fields for name, fields in channels.items() if fields}

@@ -98,7 +98,13 @@ class Container:
             clock=self.clock,
             sleep=self.sleep,
             public_url=self.settings.public_base_url,
+            link_secret=self.link_secret,
         )
+
+    def link_secret(self) -> str | None:
+        """The signed links' secret, when the deployment names one."""
+        ref = self.settings.link_secret_ref
+        return self.secrets.resolve(ref) if ref else None
 
 
 _lock = threading.Lock()

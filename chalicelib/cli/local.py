@@ -186,6 +186,7 @@ def _local_environment(endpoint: str, base_url: str) -> None:
         "LEADCLOCK_ADMIN_KEY_REF": "env:LEADCLOCK_ADMIN_KEY",
         "LEADCLOCK_TIMER_QUEUE": "leadclock-local-timers",
         "LEADCLOCK_TIMER_DLQ": "leadclock-local-timers-dlq",
+        "LEADCLOCK_LINK_SECRET_REF": "env:LEADCLOCK_LINK_SECRET",
     }
     for name, value in defaults.items():
         os.environ.setdefault(name, value)
@@ -193,6 +194,8 @@ def _local_environment(endpoint: str, base_url: str) -> None:
     os.environ["PUBLIC_BASE_URL"] = base_url
     os.environ["LEADCLOCK_LOCAL"] = "1"
     os.environ.setdefault("LEADCLOCK_ADMIN_KEY", "local-" + secrets.token_urlsafe(12))
+    # Signs the links in alerts; a new one each run unless set (old links then stop working).
+    os.environ.setdefault("LEADCLOCK_LINK_SECRET", secrets.token_urlsafe(32))
 
 
 def _demo_secrets(team: TeamConfig) -> dict[str, str]:

@@ -110,6 +110,8 @@ class AlertChannels:
     messaging_service_sid: str | None = None  # MG…
     slack_bot_token_ref: str | None = None  # xoxb-…: DMs, channels, chat.update
     slack_webhook_url_ref: str | None = None  # an incoming webhook: channel messages only
+    # Checks that button clicks (POST /webhooks/slack/actions) really come from Slack.
+    slack_signing_secret_ref: str | None = None
     email_from: str | None = None  # an SES-verified address
     email_configuration_set: str | None = None
 

@@ -12,7 +12,7 @@ from chalicelib.domain.sla import LadderStep, SlaPolicy
 from chalicelib.ports import AlertContent
 
 # Slack button ids; the rep-actions issue wires their handler.
-CLAIM_ACTION, CALL_ACTION = "claim_lead", "call_lead"
+CLAIM_ACTION, CALL_ACTION, CONTACTED_ACTION = "claim_lead", "call_lead", "contacted_lead"
 
 
 def duration(seconds: float) -> str:
@@ -117,13 +117,20 @@ def _blocks(
             "action_id": CALL_ACTION,
             "value": lead_id,
         },
+        {
+            "type": "button",
+            "text": {"type": "plain_text", "text": "Contacted"},
+            "action_id": CONTACTED_ACTION,
+            "value": lead_id,
+        },
     ]
-    # A signed link, when there is one, opens the lead page instead of posting back to Slack.
-    for button, name in zip(buttons, ("claim", "call"), strict=True):
-        if name in links:
-            button["url"] = links[name]
+    # The buttons post back to /webhooks/slack/actions; the signed lead page, when the alert
+    # has one, is a plain link in the headline (a url button would post a click as well).
+    title = f"*{_slack_escape(headline)}*"
+    if "open" in links:
+        title += f"  <{links['open']}|Open the lead page>"
     return (
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{_slack_escape(headline)}*"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": title}},
         {"type": "section", "fields": fields[:10]},
         {"type": "actions", "block_id": f"lead:{lead_id}", "elements": buttons},
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from chalicelib.domain import links
 from chalicelib.domain.model import Lead
 from chalicelib.domain.sla import LadderStep, SlaPolicy, step
 from chalicelib.domain.team import RepConfig, TeamConfig
@@ -89,11 +90,16 @@ def deliver_step(
 ) -> Iterator[AlertRecord]:
     """Alert every recipient of step `index` on the step's channels; yields what was logged."""
     owner = team.rep(lead.owner) if lead.owner else None
-    body = alert_text.content(
-        lead, rung, policy, worker.clock.now(), owner_name=owner.name if owner else None
-    )
     senders = worker.senders(team)
     for recipient in recipients(team, lead, rung):
+        body = alert_text.content(
+            lead,
+            rung,
+            policy,
+            worker.clock.now(),
+            owner_name=owner.name if owner else None,
+            links=_links(lead, recipient, worker),
+        )
         channels = _channels(recipient, rung)
         # Channels this step sends or has tried for the recipient: a fallback takes another.
         done = set(channels)
@@ -101,6 +107,16 @@ def deliver_step(
             yield from deliver(
                 lead, index, rung, recipient, channel, body, due_at, worker, senders, done
             )
+
+
+def _links(lead: Lead, recipient: Recipient, worker: Worker) -> dict[str, str]:
+    """A rep's one-tap link to the lead page (claim, mark contacted, call), signed for them and
+    this lead only. A channel gets none: Slack's buttons act for whoever taps them."""
+    secret = worker.link_secret() if worker.public_url and recipient.rep else None
+    if secret is None or recipient.rep is None:
+        return {}
+    g = links.grant(lead.lead_id, recipient.rep.id, "open", now=worker.clock.now())
+    return {"open": f"{worker.public_url}/r/{links.sign(g, secret)}"}
 
 
 def unconfirmed_step(

@@ -25,3 +25,5 @@ class Worker:
     clock: Clock
     sleep: Callable[[float], None]  # backoff between delivery attempts
     public_url: str | None = None  # for links and status callbacks
+    # The signed links' secret, or None when links are off (no LEADCLOCK_LINK_SECRET_REF).
+    link_secret: Callable[[], str | None] = lambda: None

@@ -58,11 +58,13 @@ SECRETS = {
     "env:LEADCLOCK_SECRET_TYPEFORM": TYPEFORM_SECRET,
     "env:LEADCLOCK_SECRET_WEBFLOW": WEBFLOW_SECRET,
     "env:LEADCLOCK_SECRET_PARTNER": PARTNER_SECRET,
+    "env:LEADCLOCK_LINK_SECRET": "link-secret-for-tests",
 }
 
 SETTINGS = {
     "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
     "LEADCLOCK_ADMIN_KEY_REF": "env:LEADCLOCK_ADMIN_KEY",
+    "LEADCLOCK_LINK_SECRET_REF": "env:LEADCLOCK_LINK_SECRET",
 }
 
 # The demo team's numbers: a Google Ads tracking number and the inbound queue's fallback.

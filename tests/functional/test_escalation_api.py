@@ -221,3 +221,19 @@ def test_a_connected_call_stops_the_clock_with_its_speed(make_stack: Any) -> Non
     stopped = stack.lead(lead.lead_id)
     assert (stopped.first_response_by, stopped.speed_wall_s) == (lead.owner, 8.0)
     assert (stopped.sla_met, stopped.next_step) == (True, None)
+
+
+def test_each_alert_carries_a_link_to_the_lead_page_signed_for_its_rep(stack: Stack) -> None:
+    lead_id = _new_lead(stack)
+    owner = stack.team.rep(stack.lead(lead_id).owner or "")
+    assert owner is not None
+    stack.clock.advance(seconds=20)
+    _deliver_due_timers(stack)
+
+    sms = stack.senders["sms"].sent[0]
+    link = sms.content.links["open"]
+    assert link.startswith(f"{PUBLIC_BASE_URL}/r/") and link in sms.content.text
+    page = stack.client.http.get(link.removeprefix(PUBLIC_BASE_URL))
+
+    assert page.status_code == 200
+    assert "Kai Moss" in page.body.decode() and f"For {owner.name}" in page.body.decode()

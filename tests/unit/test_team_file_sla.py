@@ -165,6 +165,7 @@ def test_demo_alert_secrets_are_env_references_the_local_runner_leaves_unset() -
     alerts = load_team_file(DEMO).alerts
     assert alerts.twilio_account_sid_ref == "env:TWILIO_ACCOUNT_SID"
     assert alerts.slack_bot_token_ref == "env:SLACK_BOT_TOKEN"
+    assert alerts.slack_signing_secret_ref == "env:SLACK_SIGNING_SECRET"
     assert (alerts.sms_from, alerts.email_from) == ("+14155550190", "alerts@example.com")
 
 
@@ -627,6 +628,22 @@ def test_alert_channels_are_read() -> None:
     )
 
 
+def test_the_slack_signing_secret_is_read_and_written_back() -> None:
+    slack = {"bot_token": "env:SLACK_BOT_TOKEN", "signing_secret": "ssm:/leadclock/slack/signing"}
+    team = team_from_dict(with_alerts(slack=slack))
+    assert team.alerts.slack_signing_secret_ref == "ssm:/leadclock/slack/signing"
+    written = json.loads(json.dumps(team_to_dict(team)))
+    assert written["alerts"]["slack"] == slack
+    assert team_from_dict(written) == team
+
+
+def test_the_slack_signing_secret_is_optional() -> None:
+    team = team_from_dict(with_alerts(slack={"bot_token": "env:SLACK_BOT_TOKEN"}))
+    assert team.alerts.slack_signing_secret_ref is None
+    written = json.loads(json.dumps(team_to_dict(team)))
+    assert "signing_secret" not in written["alerts"]["slack"]
+
+
 def test_no_alerts_section_means_no_channel_configured() -> None:
     assert team_from_dict(BASE).alerts == AlertChannels()
     assert "alerts" not in team_to_dict(team_from_dict(BASE))
@@ -668,6 +685,16 @@ ACCOUNT_SID = "AC" + "0" * 32
             {"slack": {"webhook_url": "https://hooks.slack.com/services/T/B/x"}},
             "slack.webhook_url",
             LITERAL_SECRET,
+        ),
+        (
+            {"slack": {"bot_token": "env:A", "signing_secret": "8f742231b10e8888abcd99yyyzzz85a5"}},
+            "slack.signing_secret",
+            LITERAL_SECRET,
+        ),
+        (
+            {"slack": {"bot_token": "env:A", "signing_secret": "env:slack"}},
+            "slack.signing_secret",
+            "must be env:NAME, where NAME is capitals, digits and _",
         ),
         ({"slack": {}}, "slack", "needs bot_token or webhook_url"),
         (
