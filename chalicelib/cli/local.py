@@ -199,11 +199,14 @@ def _local_environment(endpoint: str, base_url: str) -> None:
 
 
 def _demo_secrets(team: TeamConfig) -> dict[str, str]:
-    """Give every env: secret the sources and Twilio webhooks name a value, so the demo runs as
-    it is. Alert credentials are left alone: unset, those alerts go to the outbox."""
+    """Give every env: secret the sources, Twilio's and Slack's webhooks name a value, so the
+    demo runs as it is. Alert credentials are left alone: unset, those alerts go to the
+    outbox."""
     schemes = {s.secret_ref: s.auth_scheme for s in team.sources}
     if team.twilio_auth_token_ref:
         schemes[team.twilio_auth_token_ref] = "twilio"
+    if team.alerts.slack_signing_secret_ref:
+        schemes[team.alerts.slack_signing_secret_ref] = "slack"
     generated: dict[str, str] = {}
     for ref, scheme in schemes.items():
         if not ref.startswith("env:") or os.environ.get(ref[4:]):
