@@ -2,7 +2,19 @@
 
 from chalice.app import Chalice
 
-from functions import actions, activity, admin, api, forms, links, replay, slack, telephony, timers
+from functions import (
+    actions,
+    activity,
+    admin,
+    api,
+    forms,
+    lead_sms,
+    links,
+    replay,
+    slack,
+    telephony,
+    timers,
+)
 
 app = Chalice(app_name="leadclock")
 
@@ -13,6 +25,7 @@ app.register_blueprint(actions.bp)
 app.register_blueprint(links.bp)
 app.register_blueprint(activity.bp)
 app.register_blueprint(slack.bp)
+app.register_blueprint(lead_sms.bp)
 app.register_blueprint(replay.bp)
 app.register_blueprint(admin.bp)
 app.register_blueprint(timers.bp)

@@ -354,6 +354,8 @@ class Delivery:
     to: str  # E.164 phone, Slack user or channel id, email address
     content: AlertContent
     status_callback: str | None = None  # SMS: where Twilio reports delivery
+    # SMS: the number to send from (a lead's tracking number); None: the channel's own sender.
+    sender: str | None = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -134,6 +135,18 @@ def test_sms_uses_the_messaging_service_when_set(twilio: FakeTwilio) -> None:
     (form,) = twilio.messages
     assert form["MessagingServiceSid"] == "MG" + "1" * 32
     assert "From" not in form
+
+
+def test_sms_to_a_lead_goes_from_the_number_the_delivery_names(twilio: FakeTwilio) -> None:
+    sender = TwilioSms(
+        ACCOUNT_SID, "auth-token", messaging_service_sid="MG" + "1" * 32, api_base=twilio.url
+    )
+
+    sender.send(replace(sms(), sender="+14155550111"))
+
+    (form,) = twilio.messages
+    assert form["From"] == "+14155550111"
+    assert "MessagingServiceSid" not in form
 
 
 def test_sms_to_an_opted_out_number_is_permanent_21610(

@@ -44,8 +44,11 @@ class TwilioSms:
         from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 
         args: dict[str, Any] = {"to": delivery.to, "body": delivery.content.text}
-        # A Messaging Service picks the sender number itself and applies its opt-out rules.
-        if self._messaging_service_sid:
+        # A message to a lead goes from the number they know; an alert from the alerts sender,
+        # where a Messaging Service picks the number itself and applies its opt-out rules.
+        if delivery.sender:
+            args["from_"] = delivery.sender
+        elif self._messaging_service_sid:
             args["messaging_service_sid"] = self._messaging_service_sid
         else:
             args["from_"] = self._sms_from
