@@ -83,6 +83,8 @@ class Container:
     senders: SenderSet = field(default_factory=lambda: _unwired("alert senders"))
     outbox: Outbox | None = None  # `make run` only
     sleep: Callable[[float], None] = time.sleep
+    # Checks Slack's request signature; slack_sdk loads on the first Slack click, not before.
+    verify_slack: Callable[..., None] = field(default_factory=lambda: _verify_slack)
 
     def worker(self) -> Worker:
         """The alert worker's ports, for escalation.on_timer and escalation.sweep."""
@@ -285,3 +287,12 @@ def _once(build: Callable[[], Any]) -> Callable[[], Any]:
             return built[0]
 
     return get
+
+
+def _verify_slack(
+    signing_secret: str, body: bytes, headers: Mapping[str, str], *, clock: Clock
+) -> None:
+    """Raise ForbiddenError unless Slack signed the request (see adapters/slack_verify.py)."""
+    from chalicelib.adapters.slack_verify import verify_slack_request
+
+    verify_slack_request(signing_secret, body, headers, clock=clock)

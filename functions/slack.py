@@ -41,10 +41,7 @@ def slack_actions() -> Response:
     ref = c.team.load().alerts.slack_signing_secret_ref
     if ref is None:
         raise NotConfiguredError("alerts.slack.signing_secret is not set in the team file")
-    # Imported here, like the service below: form webhooks share this Lambda's cold start.
-    from chalicelib.adapters.slack_verify import verify_slack_request
-
-    verify_slack_request(c.secrets.resolve(ref), body, headers, clock=c.clock)
+    c.verify_slack(c.secrets.resolve(ref), body, headers, clock=c.clock)
     click = _click(body)
     if "x-slack-retry-num" in headers:
         log.info(
