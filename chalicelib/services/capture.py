@@ -108,7 +108,9 @@ def capture_call(
 ) -> CallPlan:
     """Record an incoming call, give the caller an owner, and ring the owner (else the queue's
     fallback number)."""
-    config = _verified(url, body, params, signature, team=team, secrets=secrets, verify=verify)
+    config = verified_twilio(
+        url, body, params, signature, team=team, secrets=secrets, verify=verify
+    )
     to = params.get("To", "")
     number = config.tracking_number(to)
     capture = inbound.call_capture(params, number, default_region=config.default_phone_region)
@@ -152,7 +154,9 @@ def capture_dial_result(
 ) -> DialPlan:
     """Record how a forwarded leg ended (an answered one is the lead's first response); if
     nobody answered, ring the next eligible rep of the lead's queue, then voicemail."""
-    config = _verified(url, body, params, signature, team=team, secrets=secrets, verify=verify)
+    config = verified_twilio(
+        url, body, params, signature, team=team, secrets=secrets, verify=verify
+    )
     now = clock.now()
     rep = tried[-1] if tried else None
     capture = inbound.dial_capture(params, attempt=max(len(tried) - 1, 0), rep=rep, now=now)
@@ -192,7 +196,9 @@ def capture_twilio_event(
     timers: Timers | None = None,
 ) -> Landed:
     """Record an SMS, a status callback or a voicemail (kind: sms | status | voicemail)."""
-    config = _verified(url, body, params, signature, team=team, secrets=secrets, verify=verify)
+    config = verified_twilio(
+        url, body, params, signature, team=team, secrets=secrets, verify=verify
+    )
     region = config.default_phone_region
     builders: dict[str, Callable[[], Capture]] = {
         "sms": lambda: inbound.sms_capture(
@@ -224,7 +230,7 @@ def record_alert_status(
 ) -> str | None:
     """Twilio's status callback for an alert SMS: the alert records delivered or undelivered
     (with Twilio's error code). Returns the status recorded, if any."""
-    _verified(url, body, params, signature, team=team, secrets=secrets, verify=verify)
+    verified_twilio(url, body, params, signature, team=team, secrets=secrets, verify=verify)
     status = _ALERT_STATES.get(params.get("MessageStatus", ""))
     alert = alerts.get(lead_id, key)
     if status is None or alert is None or alert.status in ("delivered", "undelivered"):
@@ -234,7 +240,7 @@ def record_alert_status(
     return status
 
 
-def _verified(
+def verified_twilio(
     url: str,
     body: bytes,
     params: Mapping[str, str],
@@ -244,6 +250,8 @@ def _verified(
     secrets: Secrets,
     verify: TwilioVerifier,
 ) -> TeamConfig:
+    """The team configuration, once the body's size and Twilio's signature have been checked
+    (ForbiddenError otherwise): every Twilio webhook starts here."""
     check_size(body)
     config = team.load()
     if not config.twilio_auth_token_ref:

@@ -26,7 +26,6 @@ from phonenumbers import timezone as number_zones
 from chalicelib.domain.capture import Capture
 from chalicelib.domain.errors import (
     ConflictError,
-    ForbiddenError,
     InvalidPayloadError,
     NotFoundError,
 )
@@ -35,7 +34,7 @@ from chalicelib.domain.model import Attribution, Lead, Touchpoint
 from chalicelib.domain.team import TeamConfig
 from chalicelib.logs import get_logger
 from chalicelib.ports import AlertContent, Delivery, DeliveryError, Secrets, TwilioVerifier
-from chalicelib.services.capture import check_size
+from chalicelib.services.capture import verified_twilio
 from chalicelib.services.landing import accept
 from chalicelib.services.responses import stop
 from chalicelib.services.worker import Worker
@@ -216,11 +215,7 @@ def record_sms_status(
 ) -> str | None:
     """Twilio's status callback for a lead SMS: "sent" or "delivered" is the lead's first
     response, by the rep who sent it. Returns the status recorded, if any."""
-    check_size(body)
-    team = worker.team.load()
-    if not team.twilio_auth_token_ref:
-        raise ForbiddenError("no Twilio auth token is configured")
-    verify(secrets.resolve(team.twilio_auth_token_ref), url, params, signature)
+    verified_twilio(url, body, params, signature, team=worker.team, secrets=secrets, verify=verify)
     status = params.get("MessageStatus") or params.get("SmsStatus") or ""
     sid = params.get("MessageSid") or params.get("SmsSid") or ""
     lead = worker.store.get_lead(lead_id)
