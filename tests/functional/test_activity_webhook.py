@@ -8,12 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from chalice.app import Chalice
 from chalice.test import Client, HTTPResponse
 from standardwebhooks.webhooks import Webhook
 
 from app import app
-from functions import activity
 from tests.fakes import T0
 from tests.functional.conftest import (
     EVENTS,
@@ -29,19 +27,9 @@ PHONE = "+14155550165"
 EMAIL = "kai.moss@example.com"
 
 
-def _activity_app() -> Chalice:
-    """The app once the blueprint is registered there; until then, an app with it alone (a
-    blueprint follows the last app it was registered with, so nothing else is re-registered)."""
-    if ROUTE in app.routes:
-        return app
-    local = Chalice(app_name="activity-test")
-    local.register_blueprint(activity.bp)
-    return local
-
-
 @pytest.fixture(scope="module")
 def crm() -> Client:
-    return Client(_activity_app())
+    return Client(app)
 
 
 def _post(

@@ -9,13 +9,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from chalice.app import Chalice
 from chalice.test import Client, HTTPResponse
 from twilio.request_validator import RequestValidator
 
 from app import app
 from chalicelib.ports import DeliveryError
-from functions import lead_sms
 from tests.fakes import T0
 from tests.functional.conftest import (
     ACCOUNT_SID,
@@ -39,19 +37,9 @@ LA_PHONE = "+14155550165"  # 06:00 in California at T0
 ALERTS_FROM = "+14155550190"  # the demo team's alerts.sms from
 
 
-def _sms_app() -> Chalice:
-    """The app once the blueprint is registered there; until then, an app with it alone (a
-    blueprint follows the last app it was registered with, so nothing else is re-registered)."""
-    if ROUTE in app.routes:
-        return app
-    local = Chalice(app_name="lead-sms-test")
-    local.register_blueprint(lead_sms.bp)
-    return local
-
-
 @pytest.fixture(scope="module")
 def texting() -> Client:
-    return Client(_sms_app())
+    return Client(app)
 
 
 def _send(

@@ -12,14 +12,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from chalice.app import Chalice
 from chalice.test import Client, HTTPResponse
 from slack_sdk.signature import SignatureVerifier
 
 from app import app
 from chalicelib import wiring
 from chalicelib.domain.sla import TimerMessage
-from functions import slack
 from tests.fakes import DictSecrets
 from tests.functional.conftest import FORM, SECRETS, Stack, body_of
 
@@ -29,26 +27,13 @@ ANA, ANA_SLACK = "ana", "U012ABCDEF"  # reps of the demo team file
 BEN_SLACK = "U034GHIJKL"
 
 
-def _app() -> Chalice:
-    """The app, once it registers the Slack blueprint; until then a small app holding only it
-    (built once: a blueprint registers into one app)."""
-    if PATH in app.routes:
-        return app
-    local = Chalice(app_name="leadclock-slack-test")
-    local.register_blueprint(slack.bp)
-    return local
-
-
-APP = _app()
-
-
 class SlackStack:
     """The functional Stack, with the Slack signing secret among its secrets and a client that
     posts button clicks the way Slack does."""
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.client = Client(APP)
+        self.client = Client(app)
         secrets = DictSecrets({**SECRETS, "env:SLACK_SIGNING_SECRET": SIGNING_SECRET})
         wiring.use(dataclasses.replace(wiring.container(), secrets=secrets))
 
