@@ -7,9 +7,11 @@ from functions import (
     activity,
     admin,
     api,
+    bridge,
     forms,
     lead_sms,
     links,
+    rep_sms,
     replay,
     slack,
     telephony,
@@ -26,6 +28,8 @@ app.register_blueprint(links.bp)
 app.register_blueprint(activity.bp)
 app.register_blueprint(slack.bp)
 app.register_blueprint(lead_sms.bp)
+app.register_blueprint(rep_sms.bp)
+app.register_blueprint(bridge.bp)
 app.register_blueprint(replay.bp)
 app.register_blueprint(admin.bp)
 app.register_blueprint(timers.bp)

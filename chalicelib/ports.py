@@ -221,6 +221,10 @@ class ClockStop:
     speed: Speed | None  # None for a lead that had no clock
     touchpoint: Touchpoint | None = None  # e.g. "contacted"; None when already on the timeline
     release: str | None = None  # the owner whose open count goes down, in the same write
+    # Set when this response was a try to reach the lead, or a live conversation with them;
+    # each is kept from the earliest report, even after the clock has stopped.
+    attempt_at: datetime | None = None
+    connect_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -322,6 +326,19 @@ class LeadStore(Protocol):
         is added)."""
         ...
 
+    def start_bridge(self, lead_id: str, *, by: str, at: datetime, not_since: datetime) -> bool:
+        """Mark rep `by` as calling the lead from `at`, unless `by` started a call after
+        `not_since` (a double tap: False, nothing written)."""
+        ...
+
+    def end_bridge(self, lead_id: str, *, at: datetime) -> None:
+        """Clear the mark of the call started at `at` (it could not be placed)."""
+        ...
+
+    def add_touch(self, touch: Touchpoint) -> bool:
+        """Add `touch` to its lead's timeline; False if that touchpoint is there already."""
+        ...
+
 
 class Timers(Protocol):
     """Wakes the alert worker for a lead's step at a given time (an SQS delayed message)."""
@@ -335,6 +352,31 @@ class Timers(Protocol):
         ...
 
 
+class Jobs(Protocol):
+    """Work handed to the alert worker to do soon (no delay), so a request can answer at once.
+    On the wire a job is the JSON object `{"kind": kind, **payload}`."""
+
+    def enqueue(self, kind: str, payload: Mapping[str, object]) -> None:
+        """Queue one job of `kind` (e.g. "slack_click"); raises if it was not queued."""
+        ...
+
+
+class SlackResponder(Protocol):
+    """Answers a Slack interaction through its `response_url` (valid 30 minutes, 5 posts)."""
+
+    def respond(
+        self,
+        url: str,
+        *,
+        text: str,
+        blocks: Sequence[Mapping[str, object]] = (),
+        replace_original: bool,
+    ) -> None:
+        """Replace the clicked message (`replace_original`), or tell the clicker alone
+        (ephemeral); raises DeliveryError."""
+        ...
+
+
 @dataclass(frozen=True)
 class AlertContent:
     """What one alert says, in each channel's form. `links` is where one-tap actions go."""
@@ -344,6 +386,12 @@ class AlertContent:
     html: str
     blocks: tuple[Mapping[str, object], ...] = ()  # Slack Block Kit
     links: Mapping[str, str] = field(default_factory=dict)  # e.g. {"claim": url, "call": url}
+    sms: str = ""  # the SMS body when it says more than `text` (how to reply); else `text`
+
+    @property
+    def sms_body(self) -> str:
+        """What goes out as a text message."""
+        return self.sms or self.text
 
 
 @dataclass(frozen=True)
@@ -355,7 +403,10 @@ class Delivery:
     content: AlertContent
     status_callback: str | None = None  # SMS: where Twilio reports delivery
     # SMS: the number to send from (a lead's tracking number); None: the channel's own sender.
+    # Voice: the caller id.
     sender: str | None = None
+    # Voice: where Twilio fetches the call's instructions (TwiML) once it is answered.
+    answer_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -446,4 +497,9 @@ class AlertLog(Protocol):
     def by_status(self, status: str, *, limit: int) -> list[AlertRecord]:
         """Alerts with `status`, one of ATTENTION_STATUSES (ValueError otherwise: alerts that
         went fine are read per lead), newest first."""
+        ...
+
+    def recent_sms_for_rep(self, rep_id: str, *, limit: int) -> list[AlertRecord]:
+        """The SMS alerts to rep `rep_id`, whatever their status, newest first (by
+        created_at): what a reply to the alerts number can refer to."""
         ...

@@ -22,7 +22,8 @@ class Settings:
     # `make run`: alerts on channels without credentials go to the local outbox, and
     # GET /outbox lists them. Never set in AWS.
     local: bool = False
-    # Provider endpoints, for tests that play Twilio or Slack on 127.0.0.1; unset in AWS.
+    # Provider endpoints, for tests that play Twilio or Slack on 127.0.0.1; unset in AWS. A
+    # Slack base also takes Slack click answers (response_url), wherever the click said.
     twilio_api_base: str | None = None
     slack_api_base: str | None = None
     # "env:NAME" or "ssm:/path": the HMAC secret of the signed links in alerts (/r/{token}).

@@ -47,6 +47,7 @@ from chalicelib.team_checks import (
     hours_dict,
     parse_hours,
     parse_quiet_hours,
+    parse_span,
     span_text,
 )
 from chalicelib.team_file_sla import (
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 
+DEFAULT_TEAM = TeamConfig(name="")
 DEFAULT_QUEUE = QueueConfig(name="")
 DEFAULT_REP = RepConfig(id="", name="")
 DEFAULT_MEMBER = Member(rep="")
@@ -157,13 +159,14 @@ def team_from_dict(
 
 def team_to_dict(team: TeamConfig) -> dict[str, object]:
     """The file shape of `team`, JSON-serialisable; team_from_dict reads it back unchanged."""
-    data: dict[str, object] = {
-        "team": {
-            "name": team.name,
-            "timezone": team.timezone,
-            "default_phone_region": team.default_phone_region,
-        }
+    head = {
+        "name": team.name,
+        "timezone": team.timezone,
+        "default_phone_region": team.default_phone_region,
     }
+    if team.lead_sms_hours != DEFAULT_TEAM.lead_sms_hours:
+        head["lead_sms_hours"] = span_text(team.lead_sms_hours)
+    data: dict[str, object] = {"team": head}
     if team.twilio_auth_token_ref is not None:
         data["twilio"] = {"auth_token": team.twilio_auth_token_ref}
     if alerts := alerts_dict(team.alerts):
@@ -185,7 +188,8 @@ def team_to_dict(team: TeamConfig) -> dict[str, object]:
 
 
 def _team(root: Fields, team: TeamConfig, check: Check) -> TeamConfig:
-    m = check.mapping(root.get("team"), "team", ("name", "timezone", "default_phone_region"))
+    keys = ("name", "timezone", "default_phone_region", "lead_sms_hours")
+    m = check.mapping(root.get("team"), "team", keys)
     if m is None:
         return team
     name = check.text(m, "team", "name", required=True)
@@ -193,8 +197,16 @@ def _team(root: Fields, team: TeamConfig, check: Check) -> TeamConfig:
     region = check.text(m, "team", "default_phone_region")
     if region is not None and region.upper() not in phonenumbers.SUPPORTED_REGIONS:
         check.add("team.default_phone_region", "must be a 2-letter region code")
+    sms_hours = team.lead_sms_hours
+    if "lead_sms_hours" in m:
+        parsed = parse_span(m["lead_sms_hours"])
+        if parsed is None:
+            check.add("team.lead_sms_hours", 'must be "HH:MM-HH:MM" in one day, e.g. "08:00-21:00"')
+        sms_hours = parsed or sms_hours
     zone, region = timezone or team.timezone, (region or team.default_phone_region).upper()
-    return dataclasses.replace(team, name=name or "", timezone=zone, default_phone_region=region)
+    return dataclasses.replace(
+        team, name=name or "", timezone=zone, default_phone_region=region, lead_sms_hours=sms_hours
+    )
 
 
 def _twilio(root: Fields, team: TeamConfig, check: Check) -> TeamConfig:

@@ -16,10 +16,12 @@ from chalicelib.ports import (
     AlertLog,
     Clock,
     FormVerifier,
+    Jobs,
     LeadStore,
     RoutingStore,
     Secrets,
     Sender,
+    SlackResponder,
     TeamStore,
     Timers,
     TwilioVerifier,
@@ -85,6 +87,9 @@ class Container:
     sleep: Callable[[float], None] = time.sleep
     # Checks Slack's request signature; slack_sdk loads on the first Slack click, not before.
     verify_slack: Callable[..., None] = field(default_factory=lambda: _verify_slack)
+    # Work a request hands to the alert worker (the timers' queue), and Slack click answers.
+    jobs: Jobs = field(default_factory=lambda: _unwired("a job queue"))
+    slack_responder: SlackResponder = field(default_factory=lambda: _unwired("a Slack responder"))
 
     def worker(self) -> Worker:
         """The alert worker's ports, for escalation.on_timer and escalation.sweep."""
@@ -140,6 +145,7 @@ def build(settings: Settings, *, outbox: Outbox | None = None) -> Container:
     from chalicelib.adapters.dynamo.store import DynamoLeadStore
     from chalicelib.adapters.dynamo.team import DynamoTeamStore
     from chalicelib.adapters.secrets import SecretResolver
+    from chalicelib.adapters.slack_respond import build_responder
     from chalicelib.adapters.sqs_timers import SqsTimers
 
     connection = bind(
@@ -153,26 +159,34 @@ def build(settings: Settings, *, outbox: Outbox | None = None) -> Container:
         from chalicelib.adapters.channels.outbox import Outbox
 
         outbox = Outbox(clock=clock)
+    team = DynamoTeamStore()
+    timers = SqsTimers(
+        _shared_session_client("sqs", settings, connection),
+        queue=settings.timer_queue,
+        dead_letter_queue=settings.timer_dlq,
+        clock=clock,
+    )
     return Container(
         settings=settings,
         store=DynamoLeadStore(
             region=settings.region, host=settings.endpoint_url, connection=connection
         ),
         routing=DynamoRoutingStore(),
-        team=DynamoTeamStore(),
+        team=team,
         secrets=secrets,
         clock=clock,
         verify_form=signatures.verify_form_request,
         verify_twilio=signatures.verify_twilio_request,
-        timers=SqsTimers(
-            _shared_session_client("sqs", settings, connection),
-            queue=settings.timer_queue,
-            dead_letter_queue=settings.timer_dlq,
-            clock=clock,
-        ),
+        timers=timers,
         alert_log=DynamoAlertLog(),
         senders=SenderCache(settings, secrets, outbox, _lazy_client("sesv2", settings)),
         outbox=outbox,
+        jobs=timers,  # one queue: the alert worker takes jobs and timers alike
+        slack_responder=build_responder(
+            base_url=settings.slack_api_base,
+            outbox=outbox,
+            slack_configured=lambda: _slack_configured(team.load().alerts, secrets),
+        ),
     )
 
 
@@ -248,6 +262,12 @@ def _without_missing_credentials(
     if not resolves(alerts.slack_webhook_url_ref):
         changes["slack_webhook_url_ref"] = None
     return replace(alerts, **changes)
+
+
+def _slack_configured(alerts: AlertChannels, secrets: Secrets) -> bool:
+    """Locally: whether the team's Slack bot token is set (click answers then go to Slack)."""
+    checked = _without_missing_credentials(alerts, None, secrets)
+    return checked.slack_bot_token_ref is not None
 
 
 def _shared_session_client(service: str, settings: Settings, connection: Any) -> Callable[[], Any]:

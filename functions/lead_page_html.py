@@ -21,6 +21,8 @@ _DONE = {
     "claim": "Claimed. Escalation is paused for you; the clock keeps running.",
     "contacted": "Marked contacted. The clock has stopped.",
     "already": "Already done: nothing changed.",
+    "call": "Calling your phone now. Answer it and press 1 to be connected to the lead.",
+    "call_again": "Your phone is already being called for this lead.",
 }
 _INVALID = (
     "This link is not valid",
@@ -40,7 +42,11 @@ REFUSED = {
     ),
     "not_found": ("Lead not found", "This lead no longer exists."),
 }
-_BUTTONS = (("claim", "Claim", ""), ("contacted", "Mark contacted", ' class="secondary"'))
+_BUTTONS = (
+    ("call", "Call now", ""),
+    ("claim", "Claim", ""),
+    ("contacted", "Mark contacted", ' class="secondary"'),
+)
 
 
 def page(view: PageView) -> str:
@@ -55,20 +61,27 @@ def page(view: PageView) -> str:
         ("Phone", lead.phone or "-"),
         ("Email", lead.email or "-"),
     ]
+    if view.asked:
+        rows.append(("Asked", view.asked[:500]))
     if lead.claimed_by:
         rows.append(("Claimed by", lead.claimed_by))
     facts = "".join(
         f'<div><span class="muted">{escape(k)}</span> <b>{escape(v)}</b></div>' for k, v in rows
     )
     done = f'<p class="note">{escape(_DONE[view.done])}</p>' if view.done else ""
+    if view.notice:
+        done += f'<p class="note">{escape(view.notice)}</p>'
     call = ""
-    if lead.phone and lead.first_response_at is None:
+    if lead.phone and lead.first_response_at is None and "call" not in view.allowed:
+        # No bridge with this link: the rep's own phone dials.
         call = f'<a class="button" href="tel:{escape(lead.phone, quote=True)}">Call now</a>'
     forms = "".join(
         f'<form method="post"><input type="hidden" name="action" value="{action}">'
         f'<button type="submit"{extra}>{label}</button></form>'
         for action, label, extra in _BUTTONS
-        if action in view.allowed and lead.first_response_at is None
+        if action in view.allowed
+        and lead.first_response_at is None
+        and (action != "call" or lead.phone)
     )
     body = (
         f'<h1>{escape(who)}</h1>{_state(view)}{done}<div class="box">{facts}</div>'

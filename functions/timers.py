@@ -1,4 +1,5 @@
-"""The alert worker's triggers: SQS timer messages, and the 1-minute sweeper behind them.
+"""The alert worker's triggers: SQS messages (timers, and jobs such as Slack clicks), and the
+1-minute sweeper behind the timers.
 
 Every Lambda imports the whole app, the webhooks' too, so the worker's code is imported inside
 its handlers: a form's cold start does not pay for the alert worker."""
@@ -17,13 +18,13 @@ TIMER_QUEUE = "leadclock-timers"
 
 @bp.on_sqs_message(queue=TIMER_QUEUE, batch_size=10)
 def timer(event: SQSEvent) -> None:
-    """Fire the due step of each message. An exception leaves the batch to SQS, which
-    redelivers it (firing is conditional, so steps already fired fire nothing)."""
-    from chalicelib.services.escalation import on_timer
+    """Run each message: fire a due step, or do a job a request handed off (a Slack click). An
+    exception leaves the batch to SQS, which redelivers it (firing is conditional, so steps
+    already fired fire nothing; a click acted on again changes nothing)."""
+    from chalicelib.services.jobs import handle_batch
 
-    worker = container().worker()
-    for record in event:
-        on_timer(record.body, worker)
+    c = container()
+    handle_batch((record.body for record in event), c.worker(), slack=c.slack_responder)
 
 
 @bp.schedule("rate(1 minute)")

@@ -6,8 +6,8 @@ import base64
 import binascii
 import json
 import threading
-from collections.abc import Sequence
-from dataclasses import asdict, fields, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -369,6 +369,12 @@ class MemoryLeadStore:
                 raise LookupError(f"no lead {stop.lead_id}")
             if touch is not None:
                 self.touches.setdefault(touch.lead_id, {})[_sort_key(touch)] = touch
+            lead = replace(
+                lead,
+                first_attempt_at=lead.first_attempt_at or _utc_or_none(stop.attempt_at),
+                first_connect_at=lead.first_connect_at or _utc_or_none(stop.connect_at),
+            )
+            self.leads[stop.lead_id] = lead
             # A lead with a clock stops once its speed is recorded; one without, at its first
             # response (as DynamoLeadStore's condition).
             has_clock = lead.sla_due_at is not None
@@ -393,6 +399,31 @@ class MemoryLeadStore:
         if stop.release:
             self.routing.release_load(stop.release)
         return True
+
+    def start_bridge(self, lead_id: str, *, by: str, at: datetime, not_since: datetime) -> bool:
+        with self._lock:
+            lead = self.leads.get(lead_id)
+            if lead is None:
+                raise LookupError(f"no lead {lead_id}")
+            if lead.bridge_by == by and lead.bridge_at is not None and lead.bridge_at >= not_since:
+                return False
+            self.leads[lead_id] = replace(lead, bridge_by=by, bridge_at=_utc(at))
+            return True
+
+    def end_bridge(self, lead_id: str, *, at: datetime) -> None:
+        with self._lock:
+            lead = self.leads.get(lead_id)
+            if lead is not None and lead.bridge_at == _utc(at):
+                self.leads[lead_id] = replace(lead, bridge_by=None, bridge_at=None)
+
+    def add_touch(self, touch: Touchpoint) -> bool:
+        with self._lock:
+            stored = _stored_touch(touch)
+            rows = self.touches.setdefault(stored.lead_id, {})
+            if _sort_key(stored) in rows:
+                return False
+            rows[_sort_key(stored)] = stored
+            return True
 
 
 class MemoryAlertLog:
@@ -432,6 +463,16 @@ class MemoryAlertLog:
         rows.sort(key=lambda r: (_iso(r.created_at), r.lead_id, r.key), reverse=True)
         return rows[:limit]
 
+    def recent_sms_for_rep(self, rep_id: str, *, limit: int) -> list[AlertRecord]:
+        with self._lock:
+            rows = [
+                r
+                for r in self.records.values()
+                if r.channel == "sms" and r.recipient != "channel" and r.recipient == rep_id
+            ]
+        rows.sort(key=lambda r: (_iso(r.created_at), r.lead_id, r.key), reverse=True)
+        return rows[:limit]
+
 
 class FakeTimers:
     """Timers that record what was scheduled: `scheduled` holds (lead_id, step, due).
@@ -451,6 +492,60 @@ class FakeTimers:
 
     def dead_letters(self) -> int | None:
         return self.dead
+
+
+class FakeJobs:
+    """Jobs that record each job as the SQS adapter would send it: `bodies` holds the JSON
+    messages, to run through services.jobs.handle (or the timer Lambda). `fail_next` makes the
+    next enqueue raise it (the queue unreachable)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[str] = []
+        self.fail_next: Exception | None = None
+
+    def enqueue(self, kind: str, payload: Mapping[str, object]) -> None:
+        if self.fail_next is not None:
+            error, self.fail_next = self.fail_next, None
+            raise error
+        self.bodies.append(json.dumps({"kind": kind, **payload}))
+
+    def take(self) -> list[str]:
+        """The queued bodies, which leave the queue (as received and deleted)."""
+        bodies, self.bodies = self.bodies, []
+        return bodies
+
+
+@dataclass(frozen=True)
+class SlackAnswer:
+    """One answer posted to a response_url."""
+
+    url: str
+    text: str
+    blocks: tuple[Mapping[str, object], ...]
+    replace_original: bool
+
+
+class FakeSlackResponder:
+    """Records every answer (`answers`); `fail_next(error, times=n)` makes the next n raise."""
+
+    def __init__(self) -> None:
+        self.answers: list[SlackAnswer] = []
+        self._failures: list[Exception] = []
+
+    def fail_next(self, error: Exception, *, times: int = 1) -> None:
+        self._failures += [error] * times
+
+    def respond(
+        self,
+        url: str,
+        *,
+        text: str,
+        blocks: Sequence[Mapping[str, object]] = (),
+        replace_original: bool,
+    ) -> None:
+        if self._failures:
+            raise self._failures.pop(0)
+        self.answers.append(SlackAnswer(url, text, tuple(blocks), replace_original))
 
 
 class RecordingSender:
@@ -575,6 +670,10 @@ def _iso(value: datetime) -> str:
 
 def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
+
+
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
 
 
 def _sort_key(touch: Touchpoint) -> str:

@@ -136,7 +136,8 @@ class FakeServer:
 
 
 class FakeTwilio(FakeServer):
-    """Twilio's Messages API: POST /2010-04-01/Accounts/{sid}/Messages.json answers 201."""
+    """Twilio's Messages API: POST /2010-04-01/Accounts/{sid}/Messages.json answers 201; and
+    its Calls API: POST …/Calls.json answers 201 with a queued call (sid CA…)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -157,9 +158,21 @@ class FakeTwilio(FakeServer):
         """The form bodies of every request to the Messages endpoint, failed or not."""
         return [r.form() for r in self.requests if r.path.endswith("/Messages.json")]
 
+    @property
+    def calls(self) -> list[Recorded]:
+        """Every request to the Calls endpoint, failed or not (StatusCallbackEvent repeats, so
+        read it with parse_qs, not form())."""
+        return [r for r in self.requests if r.path.endswith("/Calls.json")]
+
     def answer(self, request: Recorded) -> Reply:
         parts = request.path.split("/")
-        # ['', '2010-04-01', 'Accounts', '{sid}', 'Messages.json']
+        # ['', '2010-04-01', 'Accounts', '{sid}', 'Messages.json' or 'Calls.json']
+        if (
+            len(parts) == 5
+            and parts[1:3] == ["2010-04-01", "Accounts"]
+            and parts[4] == "Calls.json"
+        ):
+            return self._call(parts[3], request.form())
         if (
             len(parts) != 5
             or parts[1:3] != ["2010-04-01", "Accounts"]
@@ -189,11 +202,34 @@ class FakeTwilio(FakeServer):
             },
         )
 
+    def _call(self, account_sid: str, form: Mapping[str, str]) -> Reply:
+        if not form.get("To") or not form.get("From"):
+            return Reply(400, {"status": 400, "code": 21201, "message": "'To' and 'From' needed"})
+        if not form.get("Url") and not form.get("Twiml"):
+            return Reply(400, {"status": 400, "code": 21205, "message": "'Url' is required"})
+        self._count += 1
+        sid = f"CA{self._count:032x}"
+        return Reply(
+            201,
+            {
+                "sid": sid,
+                "account_sid": account_sid,
+                "to": form["To"],
+                "from": form["From"],
+                "status": "queued",
+                "direction": "outbound-api",
+                "api_version": "2010-04-01",
+                "uri": f"/2010-04-01/Accounts/{account_sid}/Calls/{sid}.json",
+            },
+        )
+
 
 class FakeSlack(FakeServer):
-    """Slack's Web API under /api/ (chat.postMessage, chat.update) and an incoming webhook."""
+    """Slack's Web API under /api/ (chat.postMessage, chat.update), an incoming webhook, and
+    interaction response_urls under /actions/ (answering {"ok": true})."""
 
     WEBHOOK_PATH = "/services/T000/B000/XXXXXXXX"
+    RESPONSE_PATH = "/actions/T000/1700000000/abcdef"
 
     def __init__(self) -> None:
         super().__init__()
@@ -228,6 +264,16 @@ class FakeSlack(FakeServer):
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         self.fail_next(count, Reply(status, body, headers))
 
+    @property
+    def response_url(self) -> str:
+        """A click's response_url on this fake."""
+        return self.url + self.RESPONSE_PATH
+
+    @property
+    def responses(self) -> list[Any]:
+        """The JSON bodies posted to response_urls."""
+        return [r.json() for r in self.requests if r.path.startswith("/actions/")]
+
     def calls(self, method: str) -> list[Any]:
         """The JSON bodies sent to Web API method `method` (e.g. "chat.postMessage")."""
         return [r.json() for r in self.requests if r.path == f"/api/{method}"]
@@ -240,6 +286,8 @@ class FakeSlack(FakeServer):
     def answer(self, request: Recorded) -> Reply:
         if request.path == self.WEBHOOK_PATH:
             return Reply(200, "ok")
+        if request.path.startswith("/actions/"):
+            return Reply(200, {"ok": True})
         if not request.headers.get("authorization", "").startswith("Bearer "):
             return Reply(200, {"ok": False, "error": "not_authed"})
         if request.path == "/api/chat.postMessage":

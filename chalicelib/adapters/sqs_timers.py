@@ -1,4 +1,6 @@
-"""Timers as SQS delayed messages: one message per pending ladder step.
+"""Timers as SQS delayed messages: one message per pending ladder step. The same queue carries
+jobs (e.g. a Slack click to act on), sent without delay: the alert worker consumes both, and a
+message's "kind" says which it is (chalicelib/services/jobs.py).
 
 SQS delays a message by at most 900 s; a step due later is re-sent by the worker with the
 remaining delay when the message arrives early. The delay is rounded down, so a message arrives
@@ -8,9 +10,10 @@ arriving up to a second late.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +21,7 @@ from chalicelib.domain.sla import TimerMessage
 from chalicelib.ports import Clock
 
 MAX_DELAY_S = 900  # SQS's limit on DelaySeconds
+TIMER_KIND = "timer"
 
 
 def delay_seconds(due: datetime, now: datetime) -> int:
@@ -26,7 +30,8 @@ def delay_seconds(due: datetime, now: datetime) -> int:
 
 
 class SqsTimers:
-    """Schedules a lead's step as a message on the timers queue, delayed until (about) due."""
+    """Schedules a lead's step as a message on the timers queue, delayed until (about) due, and
+    queues jobs for the worker on the same queue."""
 
     def __init__(
         self,
@@ -47,11 +52,17 @@ class SqsTimers:
 
     def schedule(self, lead_id: str, step: int, due: datetime) -> None:
         """Send (lead_id, step, due) to the timers queue, delayed until due (at most 900 s)."""
-        body = TimerMessage(lead_id, step, due).to_json()
+        fields = json.loads(TimerMessage(lead_id, step, due).to_json())
         self._client_factory().send_message(
             QueueUrl=self.queue_url(),
-            MessageBody=body,
+            MessageBody=_body(TIMER_KIND, fields),
             DelaySeconds=delay_seconds(due, self._clock.now()),
+        )
+
+    def enqueue(self, kind: str, payload: Mapping[str, object]) -> None:
+        """Send the job `{"kind": kind, **payload}` to the queue, to be received at once."""
+        self._client_factory().send_message(
+            QueueUrl=self.queue_url(), MessageBody=_body(kind, payload), DelaySeconds=0
         )
 
     def dead_letters(self) -> int | None:
@@ -77,3 +88,9 @@ class SqsTimers:
             with self._lock:
                 self._urls[name] = url
         return url
+
+
+def _body(kind: str, payload: Mapping[str, object]) -> str:
+    if "kind" in payload:
+        raise ValueError("a job's payload may not name its own kind")
+    return json.dumps({"kind": kind, **payload}, separators=(",", ":"))

@@ -50,6 +50,13 @@ def hangup() -> str:
     return str(response)
 
 
+def message(text: str) -> str:
+    """Reply to an SMS with one message (the library escapes the text)."""
+    response = MessagingResponse()
+    response.message(text)
+    return str(response)
+
+
 def no_reply() -> str:
     """Receive an SMS without replying (an empty body has caused Twilio 11200 errors)."""
     return str(MessagingResponse())
@@ -60,3 +67,37 @@ def _voicemail(response: VoiceResponse, action_url: str) -> None:
     # An explicit action stops Twilio re-requesting the call's first URL after the recording.
     response.record(action=action_url, max_length=120, play_beep=True)
     response.hangup()
+
+
+def whisper(text: str, *, connect_url: str) -> str:
+    """Tell the rep who is waiting and ask for a key press, which Twilio posts to
+    `connect_url`; with no key pressed, say so and hang up."""
+    response = VoiceResponse()
+    gather = response.gather(num_digits=1, action=connect_url, method="POST", timeout=8)
+    gather.say(text)
+    response.say("No key pressed. Goodbye.")
+    response.hangup()
+    return str(response)
+
+
+def bridge_dial(
+    lead_phone: str, *, caller_id: str, status_url: str, done_url: str, timeout_s: int
+) -> str:
+    """Dial the lead from `caller_id`; the lead leg reports each stage to `status_url`."""
+    response = VoiceResponse()
+    dial = response.dial(action=done_url, method="POST", timeout=timeout_s, caller_id=caller_id)
+    dial.number(
+        lead_phone,
+        status_callback=status_url,
+        status_callback_method="POST",
+        status_callback_event="initiated ringing answered completed",
+    )
+    return str(response)
+
+
+def say_and_hang_up(text: str) -> str:
+    """Say `text`, then end the call."""
+    response = VoiceResponse()
+    response.say(text)
+    response.hangup()
+    return str(response)

@@ -29,6 +29,7 @@ from chalicelib.domain.team import TeamConfig
 from chalicelib.logs import get_logger
 
 if TYPE_CHECKING:
+    from chalicelib.ports import SlackResponder
     from chalicelib.services.worker import Worker
     from chalicelib.wiring import Container
 
@@ -76,7 +77,8 @@ def main() -> int:
     server = create_local_server(app, Config.create(app_name="leadclock"), "127.0.0.1", port)
     stop = threading.Event()
     worker = container.worker()
-    consumer = TimerConsumer(_client("sqs", container), queue_url, _on_timer(worker), threads)
+    handle = _on_timer(worker, container.slack_responder)
+    consumer = TimerConsumer(_client("sqs", container), queue_url, handle, threads)
     background = [
         threading.Thread(target=_replay_loop, args=(container, stop), name="replayer"),
         threading.Thread(target=consumer.run, args=(stop,), name="timers"),
@@ -156,11 +158,12 @@ class TimerConsumer:
             self._free.release()
 
 
-def _on_timer(worker: Worker) -> Callable[[str], None]:
-    from chalicelib.services import escalation
+def _on_timer(worker: Worker, slack: SlackResponder) -> Callable[[str], None]:
+    # Timers and handed-off jobs (Slack clicks) share the queue, as in AWS.
+    from chalicelib.services import jobs
 
     def handle(body: str) -> None:
-        escalation.on_timer(body, worker)
+        jobs.handle(body, worker, slack=slack)
 
     return handle
 

@@ -16,7 +16,8 @@ import secrets as _random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-PURPOSES = ("open", "claim", "call")  # the lead page; claim; the click-to-call bridge
+# The lead page; claim; start a call (a page link); a bridged call's Twilio URLs.
+PURPOSES = ("open", "claim", "call", "bridge")
 # Long enough to act on an alert read late; short enough that a forwarded SMS goes stale.
 DEFAULT_TTL = timedelta(hours=24)
 _VERSION = "1"

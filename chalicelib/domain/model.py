@@ -137,3 +137,11 @@ class Lead:
     speed_wall_s: float | None = None
     speed_business_s: float | None = None
     sla_met: bool | None = None
+    # Kept apart from the first response (which also counts CRM activity and "contacted"): the
+    # first try to reach the lead (a bridged call's lead leg placed, a text sent) and the first
+    # live conversation (a bridged or inbound call answered).
+    first_attempt_at: datetime | None = None
+    first_connect_at: datetime | None = None
+    # The rep's click-to-call in progress: a second tap within a minute places no second call.
+    bridge_by: str | None = None
+    bridge_at: datetime | None = None

@@ -123,6 +123,8 @@ class TeamConfig:
     name: str
     timezone: str = "UTC"
     default_phone_region: str = "US"
+    # When a rep may text a lead, on the lead's own wall clock (minutes; 08:00 up to 21:00).
+    lead_sms_hours: Span = (8 * 60, 21 * 60)
     twilio_auth_token_ref: str | None = None
     sources: tuple[SourceConfig, ...] = ()
     tracking_numbers: tuple[TrackingNumber, ...] = ()

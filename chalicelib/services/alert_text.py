@@ -3,6 +3,7 @@ and one-tap links (claim, call) when there are any. One content, three channel f
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from html import escape
@@ -13,6 +14,28 @@ from chalicelib.ports import AlertContent
 
 # Slack button ids; the rep-actions issue wires their handler.
 CLAIM_ACTION, CALL_ACTION, CONTACTED_ACTION = "claim_lead", "call_lead", "contacted_lead"
+
+# A lead's short reference in an SMS alert, which the rep can send back ("CLAIM K7Q2"). No 0/O,
+# 1/I/L: a ref is read off a phone screen and typed again by thumb.
+REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+REF_LENGTH = 4
+
+
+def lead_ref(lead_id: str) -> str:
+    """The lead's short reference, e.g. K7Q2: the same for the same lead in every alert.
+    Not unique across all leads (31**4 values); a reply's ref is only looked up among the
+    replying rep's own recent alerts."""
+    number = int.from_bytes(hashlib.sha256(lead_id.encode()).digest()[:8], "big")
+    chars = []
+    for _ in range(REF_LENGTH):
+        number, index = divmod(number, len(REF_ALPHABET))
+        chars.append(REF_ALPHABET[index])
+    return "".join(chars)
+
+
+def reply_hint(lead_id: str) -> str:
+    """What an SMS alert's recipient can text back (chalicelib/services/rep_replies.py)."""
+    return f"Reply 1 to claim, CALL to call, DONE when contacted (ref {lead_ref(lead_id)})."
 
 
 def duration(seconds: float) -> str:
@@ -62,10 +85,13 @@ def content(
     text += f" Owner: {owner}."
     if lead.phone:
         text += f" Call {lead.phone}."
-    text += "".join(f" {name.capitalize()}: {url}" for name, url in links.items())
+    urls = "".join(f" {name.capitalize()}: {url}" for name, url in links.items())
     return AlertContent(
         subject=f"[leadclock] {headline} ({waited})",
-        text=text,
+        text=text + urls,
+        # Only a text message can be answered by text; the link stays last, where phones
+        # show it as a tappable preview.
+        sms=f"{text} {reply_hint(lead.lead_id)}{urls}",
         html=_html(headline, facts, links),
         blocks=_blocks(headline, facts, lead.lead_id, links),
         links=links,

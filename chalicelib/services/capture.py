@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from chalicelib.domain import inbound
 from chalicelib.domain.capture import Capture
@@ -166,7 +166,8 @@ def capture_dial_result(
         # here: an incoming webhook's cold start need not load the response service.)
         from chalicelib.services.responses import stop_after_landing
 
-        stop_after_landing(landed.lead_id, worker=worker)
+        answered = datetime.fromisoformat(capture.first_response["at"])
+        stop_after_landing(landed.lead_id, answered_at=answered, worker=worker)
     number = config.tracking_number(params.get("To", ""))
     lead = store.get_lead(landed.lead_id) if landed.lead_id else None
     queue = config.queue((lead.queue if lead else None) or (number.queue if number else None))

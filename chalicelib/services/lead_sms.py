@@ -4,7 +4,8 @@ Twilio's "sent"/"delivered" status callback is the lead's first response.
 Local time: the zone of the lead's phone number (phonenumbers' time zones for its prefix). A
 prefix spanning several zones (a US toll-free number, most mobile ranges outside North America)
 uses the team's zone when it is one of them, else the first phonenumbers lists; an unknown one
-uses the team's zone. Allowed hours are SMS_HOURS (configurable by constant for now).
+uses the team's zone. Allowed hours are the team file's `team.lead_sms_hours` (08:00-21:00 by
+default).
 
 Idempotency: an optional Idempotency-Key names the send; the same key for the same lead sends
 once (its "sms_sent" touchpoint is keyed by it and looked up first). Two requests with the same
@@ -41,7 +42,8 @@ from chalicelib.services.worker import Worker
 
 log = get_logger(__name__)
 
-# When a lead may be texted, on their own wall clock: from 08:00 up to (not at) 21:00.
+# When a lead may be texted, on their own wall clock, unless the team file says otherwise:
+# from 08:00 up to (not at) 21:00.
 SMS_HOURS = (time(8, 0), time(21, 0))
 MAX_BODY_CHARS = 1000
 MAX_KEY_CHARS = 200
@@ -177,15 +179,22 @@ def _sendable(lead: Lead, team: TeamConfig, now: datetime) -> str:
     if lead.sms_opt_out:
         raise ConflictError("the lead opted out of SMS (replied STOP)")
     zone = lead_zone(lead.phone, team.timezone)
-    if not within_hours(now, zone):
+    hours = allowed_hours(team)
+    if not within_hours(now, zone, hours):
         local = now.astimezone(zone)
-        start, end = (h.strftime("%H:%M") for h in SMS_HOURS)
-        opens = next_allowed(now, zone).isoformat()
+        start, end = (h.strftime("%H:%M") for h in hours)
+        opens = next_allowed(now, zone, hours).isoformat()
         raise ConflictError(
             f"it is {local:%H:%M} for the lead ({zone.key}); texts go {start}-{end} "
             f"their time, next from {opens}"
         )
     return lead.phone
+
+
+def allowed_hours(team: TeamConfig) -> tuple[time, time]:
+    """The team's texting hours as wall-clock times (an end of 24:00 is the last minute)."""
+    start, end = team.lead_sms_hours
+    return time(start // 60, start % 60), time(min(end, 1439) // 60, min(end, 1439) % 60)
 
 
 def sender_number(lead: Lead, team: TeamConfig) -> str | None:
@@ -244,5 +253,5 @@ def record_sms_status(
         attribution=Attribution(source="twilio", channel="sms"),
         detail={"sid": sid, "status": status, **({"by": by} if by else {})},
     )
-    stop(lead, at=now, by=by, worker=worker, touchpoint=touch)
+    stop(lead, at=now, by=by, worker=worker, touchpoint=touch, attempt_at=now)
     return status

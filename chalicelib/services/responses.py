@@ -50,10 +50,14 @@ def stop(
     by: str | None,
     worker: Worker,
     touchpoint: Touchpoint | None = None,
+    attempt_at: datetime | None = None,
+    connect_at: datetime | None = None,
 ) -> bool:
     """Stop `lead`'s clock at its first response (`at`, or an earlier one already recorded):
     speed-to-lead is recorded once, pending steps are cancelled, the owner's open count goes
-    down, and Slack alerts are marked. True when this call stopped it."""
+    down, and Slack alerts are marked. True when this call stopped it. `attempt_at` and
+    `connect_at` say the response was a try to reach the lead or a live conversation; they are
+    recorded even when the clock had stopped already."""
     response_at = min(at, lead.first_response_at) if lead.first_response_at else at
     team = worker.team.load()
     speed = sla_clock.speed(team, lead, response_at)
@@ -65,6 +69,8 @@ def stop(
             speed,
             touchpoint,
             release=lead.owner,  # the owner's open count goes down in the same write
+            attempt_at=attempt_at,
+            connect_at=connect_at,
         )
     )
     if stopped:
@@ -84,12 +90,15 @@ def stop(
     return stopped
 
 
-def stop_after_landing(lead_id: str, *, worker: Worker) -> None:
-    """A landed event set the lead's first response (a connected call): record its speed."""
+def stop_after_landing(lead_id: str, *, answered_at: datetime, worker: Worker) -> None:
+    """A forwarded call the lead made was answered at `answered_at`: the landed event set the
+    first response (unless an earlier one had); record its speed, and the call as the first
+    connect."""
     lead = worker.store.get_lead(lead_id)
-    if lead is None or lead.first_response_at is None or lead.speed_wall_s is not None:
+    if lead is None or lead.first_connect_at is not None:
         return
-    stop(lead, at=lead.first_response_at, by=lead.first_response_by, worker=worker)
+    first = min(answered_at, lead.first_response_at) if lead.first_response_at else answered_at
+    stop(lead, at=first, by=lead.first_response_by, worker=worker, connect_at=answered_at)
 
 
 def claim(lead_id: str, *, by: str, worker: Worker) -> Lead:

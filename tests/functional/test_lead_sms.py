@@ -4,7 +4,8 @@ they live; Twilio's signed "sent"/"delivered" callback stops the clock."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,6 +24,7 @@ from tests.functional.conftest import (
     JSON,
     PUBLIC_BASE_URL,
     SMS,
+    TEAM,
     TRACKING_NUMBER,
     TWILIO_TOKEN,
     Stack,
@@ -320,3 +322,18 @@ def test_a_callback_for_a_message_the_lead_was_not_sent_is_ignored(
 
     assert body_of(reply) == {"status": "ignored"}
     assert stack.lead(lead_id).first_response_at is None
+
+
+def test_the_team_file_sets_the_texting_hours(
+    texting: Client, make_stack: Callable[..., Stack]
+) -> None:
+    stack = make_stack(team=replace(TEAM, lead_sms_hours=(10 * 60, 17 * 60)))
+    lead_id = _lead(stack)  # 09:00 in New York: inside the default hours, not these
+
+    refused = _send(texting, lead_id)
+
+    assert refused.status_code == 409
+    assert "10:00-17:00" in body_of(refused)["Message"]
+    assert stack.senders["sms"].attempts == []
+    stack.clock.advance(hours=1)  # 10:00 there
+    assert _send(texting, lead_id).status_code == 200

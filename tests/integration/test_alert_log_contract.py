@@ -7,8 +7,9 @@ from datetime import timedelta, timezone
 
 import pytest
 
-from chalicelib.ports import AlertLog, AlertRecord
+from chalicelib.ports import AlertLog, AlertRecord, ClockStop, LeadStore
 from tests.fakes import T0
+from tests.integration.test_store_contract import LEASE, WARN, _alert_log, land_new
 
 DUE = T0 + timedelta(minutes=5)
 
@@ -136,3 +137,84 @@ def test_a_held_alert_leaves_the_list_once_taken_and_joins_it_again_if_it_fails(
     assert alert_log.by_status("held", limit=10) == []
     alert_log.finish(failed(record))
     assert [r.key for r in alert_log.by_status("failed", limit=10)] == [record.key]
+
+
+def test_recent_sms_for_rep_lists_that_reps_sms_alerts_newest_first(alert_log: AlertLog) -> None:
+    logged = [
+        alert("ld_a", step=0, created_after_s=0),
+        alert("ld_b", step=0, created_after_s=10),
+        alert("ld_a", step=1, created_after_s=20),
+        alert("ld_c", step=0, recipient="ben", created_after_s=30),
+    ]
+    for record in logged:
+        alert_log.finish(sent(record))
+
+    recent = alert_log.recent_sms_for_rep("ana", limit=10)
+
+    assert [(r.lead_id, r.key) for r in recent] == [
+        ("ld_a", "1:ana:sms"),
+        ("ld_b", "0:ana:sms"),
+        ("ld_a", "0:ana:sms"),
+    ]
+    assert recent[0] == sent(logged[2])
+    assert [r.lead_id for r in alert_log.recent_sms_for_rep("ana", limit=2)] == ["ld_a", "ld_b"]
+    assert [r.lead_id for r in alert_log.recent_sms_for_rep("ben", limit=10)] == ["ld_c"]
+    assert alert_log.recent_sms_for_rep("carmen", limit=10) == []
+
+
+def test_recent_sms_for_rep_leaves_out_slack_email_and_channel_alerts(
+    alert_log: AlertLog,
+) -> None:
+    for record in (
+        alert(channel="slack"),
+        alert(channel="email", created_after_s=1),
+        alert(recipient="channel", channel="slack", created_after_s=2),
+    ):
+        alert_log.finish(sent(record))
+
+    assert alert_log.recent_sms_for_rep("ana", limit=10) == []
+    assert alert_log.recent_sms_for_rep("channel", limit=10) == []
+
+
+def test_recent_sms_for_rep_lists_every_status_and_follows_an_alerts_outcome(
+    alert_log: AlertLog,
+) -> None:
+    held = replace(alert("ld_a"), status="held")
+    alert_log.finish(held)
+    alert_log.finish(failed(alert("ld_b", created_after_s=5)))
+    assert [r.status for r in alert_log.recent_sms_for_rep("ana", limit=10)] == [
+        "failed",
+        "held",
+    ]
+
+    assert alert_log.take("ld_a", held.key, expected="held", status="sending")
+    alert_log.finish(sent(held))
+
+    assert [(r.lead_id, r.status) for r in alert_log.recent_sms_for_rep("ana", limit=10)] == [
+        ("ld_b", "failed"),
+        ("ld_a", "sent"),
+    ]
+
+
+def test_sms_alerts_logged_with_a_steps_finish_are_listed_for_their_rep(store: LeadStore) -> None:
+    """Both ways a step's alerts are written: with the step's finish, and on their own when the
+    step was answered meanwhile."""
+    for lead_id in ("ld_a", "ld_b"):
+        land_new(store, lead_id)
+        store.begin_step(lead_id, 0, now=WARN, lease_until=WARN + LEASE)
+    store.stop_clock(ClockStop("ld_b", WARN, "ben", None))
+    step_alerts = {
+        lead_id: [
+            replace(sent(alert(lead_id, step=0, created_after_s=i)), step_name="warn"),
+            replace(sent(alert(lead_id, step=0, channel="slack")), step_name="warn"),
+        ]
+        for i, lead_id in enumerate(("ld_a", "ld_b"))
+    }
+
+    assert store.finish_step("ld_a", 0, next_step=None, next_at=None, alerts=step_alerts["ld_a"])
+    assert not store.finish_step(
+        "ld_b", 0, next_step=None, next_at=None, alerts=step_alerts["ld_b"]
+    )
+
+    recent = _alert_log(store).recent_sms_for_rep("ana", limit=10)
+    assert [(r.lead_id, r.key) for r in recent] == [("ld_b", "0:ana:sms"), ("ld_a", "0:ana:sms")]

@@ -993,3 +993,147 @@ def test_stop_clock_stops_when_the_owners_count_is_already_zero(store: LeadStore
 
     assert lead_of(store, "ld_a").speed_wall_s == 240.0
     assert _open_leads(store, "nobody-counted") == 0
+
+
+# -- click-to-call: the bridge mark, timeline-only touches, first attempt and first connect ---
+
+
+def _bridge_touch(lead_id: str, key: str, at: datetime) -> Touchpoint:
+    return replace(_touch(lead_id, key, "bridge_rep_leg", at), channel="call")
+
+
+def test_start_bridge_refuses_the_same_reps_second_tap_inside_the_window(
+    store: LeadStore,
+) -> None:
+    land_new(store)
+    tap = T0 + timedelta(minutes=1)
+    window = timedelta(seconds=60)
+
+    assert store.start_bridge("ld_a", by="ana", at=tap, not_since=tap - window)
+    again = tap + timedelta(seconds=30)
+    assert not store.start_bridge("ld_a", by="ana", at=again, not_since=again - window)
+    lead = lead_of(store, "ld_a")
+    assert (lead.bridge_by, lead.bridge_at) == ("ana", tap)  # the refused tap wrote nothing
+
+    later = tap + timedelta(seconds=61)
+    assert store.start_bridge("ld_a", by="ana", at=later, not_since=later - window)
+    assert lead_of(store, "ld_a").bridge_at == later
+
+
+def test_start_bridge_lets_another_rep_call_at_once(store: LeadStore) -> None:
+    land_new(store)
+    tap = T0 + timedelta(minutes=1)
+    store.start_bridge("ld_a", by="ana", at=tap, not_since=tap - timedelta(seconds=60))
+
+    assert store.start_bridge("ld_a", by="ben", at=tap, not_since=tap - timedelta(seconds=60))
+    assert lead_of(store, "ld_a").bridge_by == "ben"
+
+
+def test_start_bridge_on_an_unknown_lead_raises_and_creates_nothing(store: LeadStore) -> None:
+    with pytest.raises(LookupError):
+        store.start_bridge("ld_nobody", by="ana", at=T0, not_since=T0 - timedelta(minutes=1))
+    assert store.get_lead("ld_nobody") is None
+
+
+def test_end_bridge_clears_its_own_mark_so_a_retry_is_not_a_double_tap(store: LeadStore) -> None:
+    land_new(store)
+    tap = T0 + timedelta(minutes=1)
+    window = timedelta(seconds=60)
+    store.start_bridge("ld_a", by="ana", at=tap, not_since=tap - window)
+
+    store.end_bridge("ld_a", at=tap)
+
+    lead = lead_of(store, "ld_a")
+    assert (lead.bridge_by, lead.bridge_at) == (None, None)
+    assert store.start_bridge("ld_a", by="ana", at=tap, not_since=tap - window)
+
+
+def test_end_bridge_of_an_older_call_leaves_a_later_calls_mark(store: LeadStore) -> None:
+    land_new(store)
+    first, second = T0 + timedelta(minutes=1), T0 + timedelta(minutes=3)
+    store.start_bridge("ld_a", by="ana", at=first, not_since=first - timedelta(seconds=60))
+    store.start_bridge("ld_a", by="ben", at=second, not_since=second - timedelta(seconds=60))
+
+    store.end_bridge("ld_a", at=first)
+    store.end_bridge("ld_nobody", at=first)  # no lead: nothing to clear, and no error
+
+    assert (lead_of(store, "ld_a").bridge_by, lead_of(store, "ld_a").bridge_at) == ("ben", second)
+    assert store.get_lead("ld_nobody") is None
+
+
+def test_add_touch_adds_once_and_touches_nothing_else(store: LeadStore) -> None:
+    land_new(store)
+    before = lead_of(store, "ld_a")
+    touch = _bridge_touch("ld_a", "bridge-rep:CA1:ringing", T0 + timedelta(seconds=5))
+
+    assert store.add_touch(touch)
+    assert not store.add_touch(touch)
+
+    assert [t.event_key for t in store.touchpoints("ld_a")].count(touch.event_key) == 1
+    after = lead_of(store, "ld_a")
+    assert (after.first_response_at, after.next_step, after.last_touch) == (
+        None,
+        before.next_step,
+        before.last_touch,
+    )
+
+
+def test_stop_clock_records_first_attempt_and_connect_from_their_first_report(
+    store: LeadStore,
+) -> None:
+    land_new(store)
+    placed = T0 + timedelta(minutes=1)
+    answered = placed + timedelta(seconds=12)
+
+    assert store.stop_clock(replace(_stop(at=placed, key="lead-leg:initiated"), attempt_at=placed))
+    lead = lead_of(store, "ld_a")
+    assert (lead.first_attempt_at, lead.first_connect_at) == (placed, None)
+
+    # Answered after the clock stopped: recorded all the same; the attempt stays the first.
+    answer = replace(
+        _stop(at=answered, key="lead-leg:answered"), attempt_at=answered, connect_at=answered
+    )
+    assert not store.stop_clock(answer)
+    lead = lead_of(store, "ld_a")
+    assert (lead.first_attempt_at, lead.first_connect_at) == (placed, answered)
+    assert (lead.first_response_at, lead.speed_wall_s) == (placed, 240.0)
+
+    # A second call later: the firsts stay.
+    again = T0 + timedelta(minutes=9)
+    assert not store.stop_clock(
+        replace(_stop(at=again, key="lead-leg:2:answered"), attempt_at=again, connect_at=again)
+    )
+    lead = lead_of(store, "ld_a")
+    assert (lead.first_attempt_at, lead.first_connect_at) == (placed, answered)
+
+
+def test_a_connect_without_a_touchpoint_is_recorded_after_the_clock_stopped(
+    store: LeadStore,
+) -> None:
+    land_new(store)
+    store.stop_clock(_stop())  # "contacted": neither an attempt nor a connect
+    assert lead_of(store, "ld_a").first_attempt_at is None
+
+    connected = T0 + timedelta(minutes=6)
+    assert not store.stop_clock(replace(_stop(at=connected, key=None), connect_at=connected))
+
+    lead = lead_of(store, "ld_a")
+    assert (lead.first_attempt_at, lead.first_connect_at) == (None, connected)
+    assert lead.first_response_at == T0 + timedelta(minutes=4)
+
+
+def test_a_repeated_report_changes_no_first_attempt_or_connect(store: LeadStore) -> None:
+    land_new(store)
+    store.stop_clock(_stop())
+    late = T0 + timedelta(minutes=6)
+    report = replace(_stop(at=late, key="lead-leg:initiated"), attempt_at=late)
+    assert not store.stop_clock(report)
+    n = len(store.touchpoints("ld_a"))
+
+    # The same touchpoint again, even claiming other times: nothing changes.
+    other = T0 + timedelta(minutes=2)
+    assert not store.stop_clock(replace(report, attempt_at=other, connect_at=other))
+
+    lead = lead_of(store, "ld_a")
+    assert (lead.first_attempt_at, lead.first_connect_at) == (late, None)
+    assert len(store.touchpoints("ld_a")) == n

@@ -904,3 +904,19 @@ def test_everything_round_trips_through_json() -> None:
     )
     team = team_from_dict(data)
     assert team_from_dict(json.loads(json.dumps(team_to_dict(team)))) == team
+
+
+def test_texting_hours_are_read_from_the_team_section_and_round_trip() -> None:
+    team = team_from_dict({"team": {"name": "Solo", "lead_sms_hours": "09:30-18:00"}})
+
+    assert team.lead_sms_hours == (570, 1080)
+    assert team_from_dict(team_to_dict(team)) == team
+    assert team_from_dict({"team": {"name": "Solo"}}).lead_sms_hours == (480, 1260)
+
+
+@pytest.mark.parametrize("hours", ["21:00-08:00", "9-5", "", 930])
+def test_texting_hours_must_be_one_span_within_a_day(hours: object) -> None:
+    with pytest.raises(ConfigError) as caught:
+        team_from_dict({"team": {"name": "Solo", "lead_sms_hours": hours}})
+
+    assert any(path == "team.lead_sms_hours" for path, _ in caught.value.problems)

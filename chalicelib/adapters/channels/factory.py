@@ -22,6 +22,7 @@ from chalicelib.adapters.channels.email import SesEmail
 from chalicelib.adapters.channels.outbox import Outbox, OutboxSender
 from chalicelib.adapters.channels.slack import SlackBot, SlackWebhook
 from chalicelib.adapters.channels.sms import TwilioSms
+from chalicelib.adapters.channels.voice import TwilioVoice
 from chalicelib.domain.errors import NotConfiguredError
 from chalicelib.domain.team import AlertChannels
 from chalicelib.ports import AlertContent, Delivery, DeliveryError, Secrets, Sender, Sent
@@ -39,7 +40,7 @@ def build_senders(
     twilio_api_base: str | None = None,
     slack_base_url: str | None = None,
 ) -> dict[str, Sender]:
-    """A Sender for each of "sms", "slack" and "email"."""
+    """A Sender for each of "sms", "slack" and "email", and "voice" for the call bridge."""
 
     def sms() -> Sender:
         if not alerts.twilio_account_sid_ref or not twilio_auth_token_ref:
@@ -51,6 +52,15 @@ def build_senders(
             secrets.resolve(twilio_auth_token_ref),
             sms_from=alerts.sms_from,
             messaging_service_sid=alerts.messaging_service_sid,
+            api_base=twilio_api_base,
+        )
+
+    def voice() -> Sender:
+        if not alerts.twilio_account_sid_ref or not twilio_auth_token_ref:
+            raise NotConfiguredError("calls need the Twilio account sid and auth token")
+        return TwilioVoice(
+            secrets.resolve(alerts.twilio_account_sid_ref),
+            secrets.resolve(twilio_auth_token_ref),
             api_base=twilio_api_base,
         )
 
@@ -87,6 +97,14 @@ def build_senders(
             senders[channel] = OutboxSender(outbox, channel)
         else:
             senders[channel] = UnconfiguredSender(channel)
+    # Not an alert channel: the click-to-call bridge's first leg, placed with Twilio's Calls API.
+    if alerts.twilio_account_sid_ref:
+        fallback = OutboxSender(outbox, "voice") if outbox is not None else None
+        senders["voice"] = LazySender("voice", voice, fallback=fallback)
+    elif outbox is not None:
+        senders["voice"] = OutboxSender(outbox, "voice")
+    else:
+        senders["voice"] = UnconfiguredSender("voice")
     return senders
 
 

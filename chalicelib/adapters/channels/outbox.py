@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from chalicelib.adapters.clock import SystemClock
@@ -80,10 +80,11 @@ class OutboxSender:
         self.channel = channel
 
     def send(self, delivery: Delivery) -> Sent:
-        """Record the message; it always succeeds."""
-        item = self.outbox.add(
-            kind="send", channel=self.channel, to=delivery.to, content=delivery.content
-        )
+        """Record the message as the channel would send it; it always succeeds."""
+        content = delivery.content
+        if self.channel == "sms":
+            content = replace(content, text=content.sms_body)
+        item = self.outbox.add(kind="send", channel=self.channel, to=delivery.to, content=content)
         return Sent(item.id, {"outbox": "true"})
 
     def update(self, provider_id: str, content: AlertContent) -> Sent:

@@ -43,7 +43,7 @@ class TwilioSms:
         """Hand the SMS to Twilio once; the message sid is the provider id."""
         from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 
-        args: dict[str, Any] = {"to": delivery.to, "body": delivery.content.text}
+        args: dict[str, Any] = {"to": delivery.to, "body": delivery.content.sms_body}
         # A message to a lead goes from the number they know; an alert from the alerts sender,
         # where a Messaging Service picks the number itself and applies its opt-out rules.
         if delivery.sender:
@@ -57,25 +57,37 @@ class TwilioSms:
         try:
             message = self._twilio().messages.create(**args)
         except (TwilioRestException, TwilioServiceException) as exc:
-            raise classify(exc.status, exc.code, _message(exc)) from exc
+            raise classify(exc.status, exc.code, message_of(exc)) from exc
         except Exception as exc:
-            if _is_connection_error(exc):
-                raise DeliveryError(
-                    f"could not reach Twilio: {exc}", permanent=False, code="connection"
-                ) from exc
-            raise
+            raise unreachable(exc) or exc from exc
         return Sent(message.sid, {"status": str(message.status or "")})
 
     def _twilio(self) -> Any:
         with self._lock:
             if self._client is None:
-                from twilio.rest import Client
-
-                http_client = self._http_client
-                if http_client is None:
-                    http_client = _http_client(self._api_base)
-                self._client = Client(self._account_sid, self._auth_token, http_client=http_client)
+                self._client = rest_client(
+                    self._account_sid,
+                    self._auth_token,
+                    http_client=self._http_client,
+                    api_base=self._api_base,
+                )
             return self._client
+
+
+def rest_client(
+    account_sid: str, auth_token: str, *, http_client: Any = None, api_base: str | None = None
+) -> Any:
+    """twilio's REST client, with a timeout, pointed at `api_base` when given."""
+    from twilio.rest import Client
+
+    return Client(account_sid, auth_token, http_client=http_client or _http_client(api_base))
+
+
+def unreachable(exc: Exception) -> DeliveryError | None:
+    """A transient DeliveryError when `exc` means Twilio could not be reached; else None."""
+    if _is_connection_error(exc):
+        return DeliveryError(f"could not reach Twilio: {exc}", permanent=False, code="connection")
+    return None
 
 
 def classify(status: int | None, code: int | None, message: str) -> DeliveryError:
@@ -91,7 +103,8 @@ def classify(status: int | None, code: int | None, message: str) -> DeliveryErro
     return DeliveryError(text, permanent=permanent, code=code_text)
 
 
-def _message(exc: Any) -> str:
+def message_of(exc: Any) -> str:
+    """The most telling text a twilio exception carries."""
     for name in ("msg", "detail", "title"):
         value = getattr(exc, name, None)
         if value:

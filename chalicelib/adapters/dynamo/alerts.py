@@ -1,4 +1,5 @@
-"""AlertLog on DynamoDB: one item per alert, keyed by lead and alert key; failed alerts by index."""
+"""AlertLog on DynamoDB: one item per alert, keyed by lead and alert key; alerts needing
+attention, and each rep's SMS alerts, by sparse indexes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from pynamodb.exceptions import UpdateError
 from chalicelib.adapters.dynamo.mapping import iso, parse
 from chalicelib.adapters.dynamo.models import AlertModel
 from chalicelib.ports import ATTENTION_STATUSES, AlertRecord
+
+# The recipient key of a queue's Slack channel (delivery.Recipient); every other is a rep id.
+CHANNEL_RECIPIENT = "channel"
 
 
 class DynamoAlertLog:
@@ -52,6 +56,11 @@ class DynamoAlertLog:
         rows = AlertModel.needing_attention.query(status, scan_index_forward=False, limit=limit)
         return [alert_from_row(r) for r in rows]
 
+    def recent_sms_for_rep(self, rep_id: str, *, limit: int) -> list[AlertRecord]:
+        """The rep's SMS alerts, newest first: one Query of the sparse rep_sms index."""
+        rows = AlertModel.sms_by_rep.query(rep_id, scan_index_forward=False, limit=limit)
+        return [alert_from_row(r) for r in rows]
+
 
 def alert_row(record: AlertRecord) -> AlertModel:
     """The item for an alert record."""
@@ -73,7 +82,16 @@ def alert_row(record: AlertRecord) -> AlertModel:
         error=record.error,
         fallback_of=record.fallback_of,
         attention=record.status if record.status in ATTENTION_STATUSES else None,
+        rep_sms=rep_sms_key(record),
     )
+
+
+def rep_sms_key(record: AlertRecord) -> str | None:
+    """The rep an SMS alert went to, for the rep_sms index; None keeps other alerts out of it
+    (a Slack channel is not a rep, and only an SMS can be answered by SMS)."""
+    if record.channel != "sms" or record.recipient == CHANNEL_RECIPIENT:
+        return None
+    return record.recipient
 
 
 def alert_from_row(row: AlertModel) -> AlertRecord:

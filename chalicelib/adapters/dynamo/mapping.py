@@ -93,6 +93,10 @@ def lead_from_row(row: LeadModel) -> Lead:
         speed_wall_s=_float_or_none(row.speed_wall_s),
         speed_business_s=_float_or_none(row.speed_business_s),
         sla_met=row.sla_met,
+        first_attempt_at=row.first_attempt_at,
+        first_connect_at=row.first_connect_at,
+        bridge_by=row.bridge_by,
+        bridge_at=row.bridge_at,
     )
 
 

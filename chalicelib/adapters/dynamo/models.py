@@ -140,6 +140,10 @@ class LeadModel(Model):
     speed_wall_s = NumberAttribute(null=True)
     speed_business_s = NumberAttribute(null=True)
     sla_met = BooleanAttribute(null=True)
+    first_attempt_at = MicrosAttribute(null=True)
+    first_connect_at = MicrosAttribute(null=True)
+    bridge_by = UnicodeAttribute(null=True)
+    bridge_at = MicrosAttribute(null=True)
     by_month = LeadsByMonth()
     due_steps = DueSteps()
 
@@ -246,6 +250,18 @@ class AlertsNeedingAttention(GlobalSecondaryIndex["AlertModel"]):  # type: ignor
     created_at = UnicodeAttribute(range_key=True)
 
 
+class SmsAlertsByRep(GlobalSecondaryIndex["AlertModel"]):  # type: ignore[no-untyped-call]
+    """Sparse: a rep's SMS alerts, newest first, so a reply to the alerts number finds the
+    leads it can mean. Slack, email and channel alerts carry no `rep_sms`."""
+
+    class Meta:
+        index_name = "rep_sms"
+        projection = AllProjection()
+
+    rep_sms = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
 class AlertModel(Model):
     """One alert to one recipient on one channel, written when its step finishes."""
 
@@ -272,7 +288,9 @@ class AlertModel(Model):
     error = UnicodeAttribute(null=True)
     fallback_of = UnicodeAttribute(null=True)
     attention = UnicodeAttribute(null=True)  # = status, for ATTENTION_STATUSES only
+    rep_sms = UnicodeAttribute(null=True)  # = recipient, for SMS alerts to a rep only
     needing_attention = AlertsNeedingAttention()
+    sms_by_rep = SmsAlertsByRep()
 
 
 MODELS: dict[str, type[Model]] = {

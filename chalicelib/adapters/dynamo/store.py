@@ -398,6 +398,8 @@ class DynamoLeadStore:
         if stop.by:
             by = LeadModel.first_response_by
             actions.append(by.set(by | stop.by))
+        marks = _contact_marks(stop)
+        actions += marks
         if stop.speed is not None:
             actions += [
                 LeadModel.speed_wall_s.set(stop.speed.wall_s),
@@ -418,6 +420,7 @@ class DynamoLeadStore:
                 return True
             if self.get_lead(stop.lead_id) is None:
                 raise LookupError(f"no lead {stop.lead_id}")
+            self._late_response(stop.lead_id, None, marks)
             return False
         touch = touch_item(stop.touchpoint) if stop.touchpoint else None
         release = stop.release
@@ -450,10 +453,55 @@ class DynamoLeadStore:
                     raise
             if self.get_lead(stop.lead_id) is None:
                 raise LookupError(f"no lead {stop.lead_id}") from None
-            if touch is not None:
-                # The clock stopped before; this response still belongs on the timeline.
-                _conditional(lambda: touch.save(condition=TouchpointModel.sk.does_not_exist()))
+            self._late_response(stop.lead_id, touch, marks)
             return False
+
+    def _late_response(self, lead_id: str, touch: TouchpointModel | None, marks: list[Any]) -> None:
+        """The clock stopped before: this response still belongs on the timeline, and may be the
+        first attempt or connect (a bridged call answered after its ringing stopped the clock).
+        A repeated report (its touchpoint is there) changes nothing."""
+        new_touch = TouchpointModel.sk.does_not_exist()
+        if touch is None:
+            if marks:
+                LeadModel(lead_id).update(actions=marks, condition=LeadModel.lead_id.exists())
+            return
+        if not marks:
+            _conditional(lambda: touch.save(condition=new_touch))
+            return
+        try:
+            with TransactWrite(connection=self._conn()) as tx:
+                tx.save(touch, condition=new_touch)
+                tx.update(LeadModel(lead_id), actions=marks)
+        except TransactWriteError as exc:
+            if not _failed(exc, 2)[0]:
+                raise
+
+    def start_bridge(self, lead_id: str, *, by: str, at: datetime, not_since: datetime) -> bool:
+        """Mark `by` as calling the lead now, unless they started a call after `not_since`."""
+        row = LeadModel(lead_id)
+        condition = LeadModel.lead_id.exists() & (
+            LeadModel.bridge_at.does_not_exist()
+            | (LeadModel.bridge_by != by)
+            | (LeadModel.bridge_at < not_since)
+        )
+        actions: list[Any] = [LeadModel.bridge_by.set(by), LeadModel.bridge_at.set(at)]
+        if _conditional(lambda: row.update(actions=actions, condition=condition)):
+            return True
+        if self.get_lead(lead_id) is None:
+            raise LookupError(f"no lead {lead_id}")
+        return False
+
+    def end_bridge(self, lead_id: str, *, at: datetime) -> None:
+        """Forget the call started at `at` (it could not be placed), so a retry is not refused
+        as a double tap; a later call's mark stays."""
+        row = LeadModel(lead_id)
+        actions: list[Any] = [LeadModel.bridge_by.remove(), LeadModel.bridge_at.remove()]
+        _conditional(lambda: row.update(actions=actions, condition=LeadModel.bridge_at == at))
+
+    def add_touch(self, touch: Touchpoint) -> bool:
+        """Put `touch` on its lead's timeline unless it is there already (False then)."""
+        item = touch_item(touch)
+        return _conditional(lambda: item.save(condition=TouchpointModel.sk.does_not_exist()))
 
     def _conn(self) -> Connection:
         # Several threads may land at once (the local runner, the concurrency tests).
@@ -461,6 +509,16 @@ class DynamoLeadStore:
             if self._connection is None:
                 self._connection = Connection(region=self._region, host=self._host)
             return self._connection
+
+
+def _contact_marks(stop: ClockStop) -> list[Any]:
+    """First attempt and first connect, each kept from the first report of it."""
+    marks: list[Any] = []
+    if stop.attempt_at is not None:
+        marks.append(LeadModel.first_attempt_at.set(LeadModel.first_attempt_at | stop.attempt_at))
+    if stop.connect_at is not None:
+        marks.append(LeadModel.first_connect_at.set(LeadModel.first_connect_at | stop.connect_at))
+    return marks
 
 
 def _conditional(write: Callable[[], object]) -> bool:
