@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test bench lint format typecheck package clean
+.PHONY: run test browser bench lint format typecheck package clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,13 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) -m chalicelib.cli.local
 
-## test: every test (unit, integration, functional, e2e, packaging)
-test: $(STAMP)
+## test: every test (unit, integration, functional, e2e, browser, packaging)
+test: $(STAMP) browser
 	$(PY) -m pytest
+
+## browser: Debian's Chromium and chromedriver for tests/browser (apt-get, only when missing)
+browser:
+	bash infra/install-browser.sh
 
 ## bench: the budgets in design.md, as a table and as .bench/results.json
 bench: $(STAMP)

@@ -11,7 +11,7 @@ _STYLE = (
     "body{font-family:-apple-system,Segoe UI,Roboto,Arial,sans-serif;margin:0;padding:16px;"
     "max-width:520px;color:#222}h1{font-size:20px;margin:0 0 4px}.muted{color:#666}"
     ".box{border:1px solid #ddd;border-radius:8px;padding:12px;margin:12px 0}"
-    ".late{color:#b00020;font-weight:bold}.ok{color:#0a7c2f;font-weight:bold}"
+    ".late{color:#b00020;font-weight:bold}.due{color:#b06000;font-weight:bold}.ok{color:#0a7c2f;font-weight:bold}"
     "button,a.button{display:block;width:100%;box-sizing:border-box;font-size:18px;padding:14px;"
     "margin:8px 0;border:0;border-radius:8px;background:#1a73e8;color:#fff;text-align:center;"
     "text-decoration:none}button.secondary{background:#5f6368}.note{background:#e6f4ea;"
@@ -64,7 +64,8 @@ def page(view: PageView) -> str:
     if view.asked:
         rows.append(("Asked", view.asked[:500]))
     if lead.claimed_by:
-        rows.append(("Claimed by", lead.claimed_by))
+        mine = lead.claimed_by == view.rep.id
+        rows.append(("Claimed by", "you" if mine else view.names.get(lead.claimed_by, "a rep")))
     facts = "".join(
         f'<div><span class="muted">{escape(k)}</span> <b>{escape(v)}</b></div>' for k, v in rows
     )
@@ -79,15 +80,25 @@ def page(view: PageView) -> str:
         f'<form method="post"><input type="hidden" name="action" value="{action}">'
         f'<button type="submit"{extra}>{label}</button></form>'
         for action, label, extra in _BUTTONS
-        if action in view.allowed
-        and lead.first_response_at is None
-        and (action != "call" or lead.phone)
+        if action in view.allowed and lead.first_response_at is None and _offered(action, view)
     )
     body = (
         f'<h1>{escape(who)}</h1>{_state(view)}{done}<div class="box">{facts}</div>'
         f'{call}{forms}<p class="muted">For {escape(view.rep.name)}</p>'
     )
     return _document(f"Lead: {who}", body)
+
+
+def _offered(action: str, view: PageView) -> bool:
+    """Whether the button makes sense now: no call without a number, no second claim of a
+    lead this rep holds."""
+    lead = view.lead
+    if action == "call":
+        return bool(lead.phone)
+    if action == "claim":
+        held = lead.paused_until is not None and lead.paused_until > view.now
+        return not (lead.claimed_by == view.rep.id and held)
+    return True
 
 
 def _state(view: PageView) -> str:
@@ -100,7 +111,7 @@ def _state(view: PageView) -> str:
         late = duration((now - lead.sla_due_at).total_seconds())
         return f'<p class="late">SLA missed {escape(late)} ago</p>'
     left = duration((lead.sla_due_at - now).total_seconds())
-    return f'<p class="late">SLA due in {escape(left)}</p>'
+    return f'<p class="due">SLA due in {escape(left)}</p>'
 
 
 def refused(reason: str) -> str:

@@ -297,6 +297,8 @@ def _banner(
     lines += [
         f"  twilio voice  {base}/webhooks/twilio/voice",
         f"  twilio sms    {base}/webhooks/twilio/sms",
+        f"  alerts number {base}/webhooks/twilio/alerts-sms   (reps reply 1, CALL, DONE)",
+        f"  slack buttons {base}/webhooks/slack/actions",
     ]
     lines += [f"  twilio status {base}/webhooks/twilio/status", ""]
     if generated:

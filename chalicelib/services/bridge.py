@@ -115,6 +115,9 @@ def start_call(lead_id: str, *, by: str, worker: Worker) -> CallStarted:
     secret = worker.link_secret()
     if not worker.public_url or not secret:
         raise NotConfiguredError("calls need the public URL and the link secret")
+    sender = worker.senders(team).get("voice")
+    if sender is None:
+        raise ConflictError("calls are not configured (Twilio account sid)")
     now = worker.clock.now()
     if not worker.store.start_bridge(lead_id, by=rep.id, at=now, not_since=now - DOUBLE_TAP):
         return CallStarted(
@@ -138,10 +141,7 @@ def start_call(lead_id: str, *, by: str, worker: Worker) -> CallStarted:
         sender=caller_id,
         answer_url=f"{base}/answer",
     )
-    sender = worker.senders(team).get("voice")
     try:
-        if sender is None:
-            raise DeliveryError("calls are not configured", permanent=True, code="not_configured")
         sent = sender.send(delivery)
     except DeliveryError as exc:
         worker.store.end_bridge(lead_id, at=now)  # nothing rings: a retry must not be refused

@@ -9,7 +9,8 @@ only a POST acts, and every action is idempotent, so a used link shown again cha
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from chalicelib.domain.errors import (
@@ -53,6 +54,7 @@ class PageView:
     allowed: tuple[str, ...]
     done: str | None = None  # the action just taken, or "already" when it had been taken before
     asked: str | None = None  # what the lead wrote when they got in touch, if anything
+    names: Mapping[str, str] = field(default_factory=dict)  # rep id -> name, for who claimed
     notice: str | None = None  # why an action could not be taken (a call with no phone to ring)
 
 
@@ -110,7 +112,8 @@ def _check(token: str, secret: str, worker: Worker) -> tuple[Grant, RepConfig]:
 def _view(g: Grant, rep: RepConfig, worker: Worker) -> PageView:
     lead = _lead(g.lead_id, worker)
     now = worker.clock.now()
-    return PageView(lead, rep, g, now, ACTIONS[g.purpose], asked=_asked(lead, worker))
+    names = {r.id: r.name for r in worker.team.load().reps}
+    return PageView(lead, rep, g, now, ACTIONS[g.purpose], asked=_asked(lead, worker), names=names)
 
 
 def _asked(lead: Lead, worker: Worker) -> str | None:

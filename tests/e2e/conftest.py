@@ -11,11 +11,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# The rep-actions flow drives the lead page in the browser tests' headless Chromium.
+from tests.browser.conftest import artifacts, browser  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 READY = "leadclock ready"
@@ -46,8 +50,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def stack() -> Iterator[LocalStack]:
+@contextmanager
+def launch(extra_env: Mapping[str, str] | None = None) -> Iterator[LocalStack]:
+    """Start `make run`'s stack on a free port (with `extra_env` on top) until the block ends."""
     port = _free_port()
     chosen = {
         "LEADCLOCK_ADMIN_KEY": "e2e-" + secrets.token_hex(8),
@@ -60,6 +65,7 @@ def stack() -> Iterator[LocalStack]:
     # without them every alert goes to the stack's outbox, where the tests read it.
     for name in _alert_secret_names():
         env.pop(name, None)
+    env.update(extra_env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "chalicelib.cli.local"],
         cwd=ROOT,
@@ -91,9 +97,15 @@ def stack() -> Iterator[LocalStack]:
         assert process.stdout is not None
         process.stdout.close()
         pytest.fail("local stack did not start:\n" + "".join(output))
-    yield LocalStack(
-        f"http://127.0.0.1:{port}", chosen["LEADCLOCK_ADMIN_KEY"], chosen, process, output
-    )
+    try:
+        yield LocalStack(
+            f"http://127.0.0.1:{port}", chosen["LEADCLOCK_ADMIN_KEY"], chosen, process, output
+        )
+    finally:
+        _stop(process, pumper)
+
+
+def _stop(process: subprocess.Popen[str], pumper: threading.Thread) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         try:
@@ -104,3 +116,10 @@ def stack() -> Iterator[LocalStack]:
     pumper.join(timeout=10)
     assert process.stdout is not None
     process.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStack]:
+    """The local stack as `make run` starts it, shared by the e2e tests that need no more."""
+    with launch() as running:
+        yield running

@@ -264,7 +264,8 @@ DIAL_DONE = DIAL_DONE_PREFIX + "/-"
 VOICEMAIL = "/webhooks/twilio/voicemail"
 SMS = "/webhooks/twilio/sms"
 STATUS = "/webhooks/twilio/status"
-TWILIO_ROUTES = (VOICE, DIAL_DONE, VOICEMAIL, SMS, STATUS)
+ALERTS_SMS = "/webhooks/twilio/alerts-sms"  # texts to the alerts number: reps' replies
+TWILIO_ROUTES = (VOICE, DIAL_DONE, VOICEMAIL, SMS, STATUS, ALERTS_SMS)
 ACCOUNT_SID = "AC" + "0" * 32
 CALLER = "+14155550134"
 

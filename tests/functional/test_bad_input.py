@@ -17,6 +17,7 @@ from twilio.request_validator import RequestValidator
 
 from tests.functional.conftest import (
     ADMIN_KEY,
+    ALERTS_SMS,
     DIAL_DONE,
     FORM,
     JSON,
@@ -272,9 +273,20 @@ def test_well_formed_foreign_cursor_is_400_naming_cursor(stack: Stack, cursor: s
 
 CALL_SIDS = ["CA" + c * 32 for c in "12"]
 MESSAGE_SIDS = ["SM" + c * 32 for c in "34"]
-PHONES = ["+14155550134", "(415) 555-0199", "415.555.0134", "+442071838750", "anonymous", "12"]
+ANA_PHONE = "+14155550131"
+# The last but one is a rep's (Ana's), whose texts to the alerts number are commands.
+PHONES = [
+    "+14155550134",
+    "(415) 555-0199",
+    "415.555.0134",
+    "+442071838750",
+    "anonymous",
+    ANA_PHONE,
+    "12",
+]
 EMAILS = ["ann@example.com", "ANN@example.com ", "bob@example.org", "not-an-email"]
-WORDS = ["STOP", "start", "HELP", "hello", "Stop please", ""]
+# Reps' replies to alerts too ("1", "CALL", "DONE <ref>"), sent to both SMS routes.
+WORDS = ["STOP", "start", "HELP", "hello", "Stop please", "", "1", "CALL", "done K7Q2"]
 TEXT = st.text(max_size=40)
 POOLED = st.sampled_from(PHONES + EMAILS + CALL_SIDS + MESSAGE_SIDS + WORDS)
 VALUE = st.one_of(POOLED, TEXT)
@@ -379,7 +391,7 @@ def twilio_params(draw: st.DrawFn, path: str) -> dict[str, str]:
     """What Twilio would post to `path`, then mutated: keys dropped, replaced or added."""
     call_sid, message_sid = draw(st.sampled_from(CALL_SIDS)), draw(st.sampled_from(MESSAGE_SIDS))
     params = call(call_sid, From=draw(st.sampled_from(PHONES)))
-    if path == SMS:
+    if path in (SMS, ALERTS_SMS):
         params = sms(message_sid, draw(st.sampled_from(WORDS)), From=params["From"])
     elif path == STATUS and draw(st.booleans()):
         params = {"MessageSid": message_sid, "MessageStatus": "delivered", "To": params["From"]}
@@ -443,7 +455,7 @@ def action_requests(draw: st.DrawFn) -> tuple[str, bytes, dict[str, str]]:
     if draw(st.integers(0, 4)):
         headers["x-api-key"] = ADMIN_KEY
     lead = SOME_LEAD if draw(st.booleans()) else quote(draw(TEXT) or "x", safe="")
-    kind = draw(st.sampled_from(["claim", "events", "alerts"]))
+    kind = draw(st.sampled_from(["claim", "events", "call", "alerts"]))
     if kind == "alerts":
         names = st.sampled_from(["status", "lead_id", "limit"])
         return "/alerts?" + urlencode(draw(st.dictionaries(names, TEXT, max_size=3))), b"", headers
@@ -485,7 +497,7 @@ def test_random_requests_never_5xx_and_never_leave_a_partial_record(
         before = snapshot(stack)
         leads = list(stack.store.leads)
         path = path.replace(SOME_LEAD, leads[0] if leads else "ld_none")
-        is_action = path.endswith(("/claim", "/events"))
+        is_action = path.endswith(("/claim", "/events", "/call"))
         if path.startswith(("/leads", "/alerts")) and not is_action:
             response = stack.client.http.get(path, headers=headers)
         else:

@@ -17,6 +17,7 @@ from chalicelib.domain.team import QueueConfig
 from tests.fakes import T0
 from tests.functional.conftest import (
     ACCOUNT_SID,
+    ALERTS_SMS,
     CALLER,
     DIAL_DONE,
     DIAL_DONE_PREFIX,
@@ -522,6 +523,7 @@ PARAMS_FOR = {
     VOICEMAIL: voicemail(CALL_SID),
     SMS: sms(MESSAGE_SID, "STOP"),
     STATUS: status(CALL_SID, "completed"),
+    ALERTS_SMS: sms(MESSAGE_SID, "1"),
 }
 
 
