@@ -7,13 +7,17 @@ from functions import (
     activity,
     admin,
     api,
+    board,
     bridge,
+    digests,
     forms,
     lead_sms,
     links,
+    metrics,
     rep_sms,
     replay,
     slack,
+    stages,
     telephony,
     timers,
 )
@@ -30,6 +34,10 @@ app.register_blueprint(slack.bp)
 app.register_blueprint(lead_sms.bp)
 app.register_blueprint(rep_sms.bp)
 app.register_blueprint(bridge.bp)
+app.register_blueprint(stages.bp)
 app.register_blueprint(replay.bp)
 app.register_blueprint(admin.bp)
+app.register_blueprint(metrics.bp)
+app.register_blueprint(board.bp)
 app.register_blueprint(timers.bp)
+app.register_blueprint(digests.bp)

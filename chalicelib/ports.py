@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Protocol
 
 from chalicelib.domain.capture import Capture
+from chalicelib.domain.facts import LeadFact
 from chalicelib.domain.model import Lead, Touchpoint
 from chalicelib.domain.routing import Assignment
 from chalicelib.domain.sla import ClockStart, Speed
@@ -145,6 +147,9 @@ class LeadChange:
     expected_owner: str | None = None
     load: LoadClaim | None = None  # claimed in the same atomic write as the lead change
     clock: ClockStart | None = None  # a new lead's SLA clock, set in the same write
+    # A new lead's metrics fact and the day it is kept under, written in the same write.
+    fact: LeadFact | None = None
+    fact_day: date | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,7 @@ class OwnerChange:
     assignment: Assignment
     expected_owner: str | None  # the owner the move was decided against
     touchpoint: Touchpoint  # kind "reassigned"; its key makes a repeated request land once
+    fact_day: date | None = None  # the lead's fact_day: its metrics fact follows the owner
 
 
 class IdentityTakenError(Exception):
@@ -225,6 +231,7 @@ class ClockStop:
     # each is kept from the earliest report, even after the clock has stopped.
     attempt_at: datetime | None = None
     connect_at: datetime | None = None
+    fact_day: date | None = None  # the lead's fact_day: its metrics fact records the response
 
 
 @dataclass(frozen=True)
@@ -238,6 +245,27 @@ class ClaimChange:
     expected_step: int | None  # the pending step seen when deciding (its time moves to `until`)
     step_at: datetime | None  # the pending step's new time: max(its time, until)
     touchpoint: Touchpoint
+    fact_day: date | None = None  # the lead's fact_day: its metrics fact records the claimer
+
+
+@dataclass(frozen=True)
+class StageChange:
+    """A lead moves along the sales funnel, with its timeline entry ("stage_changed"). It
+    applies only while the lead is still at `expected_stage`, the stage the move was decided
+    against, so two concurrent moves can never both apply."""
+
+    lead_id: str
+    expected_stage: str
+    stage: str  # one of facts.STAGES, or facts.LOST
+    at: datetime
+    by: str
+    furthest: str  # the furthest of facts.STAGES reached, after the move
+    touchpoint: Touchpoint  # its key makes a repeated delivery land once
+    amount: Decimal | None = None  # won: the amount, exact
+    currency: str | None = None  # won: ISO 4217
+    reason: str | None = None  # lost: why, if said
+    last_source: str | None = None  # won: the lead's last-touch source, credited with the close
+    fact_day: date | None = None  # the lead's fact_day: its metrics fact records the stage
 
 
 class LeadStore(Protocol):
@@ -324,6 +352,16 @@ class LeadStore(Protocol):
         """Record the first response and speed, cancel pending steps and release the owner's
         open count, unless the clock has stopped already (then False and only a new touchpoint
         is added)."""
+        ...
+
+    def change_stage(self, change: StageChange) -> bool:
+        """Move the lead to `change.stage` and add its timeline entry, atomically; False (and
+        nothing written) when the lead is no longer at `change.expected_stage` or the entry is
+        there already. LookupError for an unknown lead."""
+        ...
+
+    def facts(self, day: date) -> list[LeadFact]:
+        """The metrics facts of the leads that arrived on `day` (the team's local day)."""
         ...
 
     def start_bridge(self, lead_id: str, *, by: str, at: datetime, not_since: datetime) -> bool:
@@ -502,4 +540,51 @@ class AlertLog(Protocol):
     def recent_sms_for_rep(self, rep_id: str, *, limit: int) -> list[AlertRecord]:
         """The SMS alerts to rep `rep_id`, whatever their status, newest first (by
         created_at): what a reply to the alerts number can refer to."""
+        ...
+
+
+@dataclass(frozen=True)
+class DigestRun:
+    """One digest's sending for one period (`digest#<name>#<period>`): taken by one run at a
+    time, then sent, or failed and taken again by a later run."""
+
+    digest: str
+    period: str  # e.g. "daily:2026-11-21"
+    status: str  # sending | sent | failed
+    attempts: int  # runs that took it
+    taken_at: datetime
+    lease_until: datetime  # a "sending" run past this died; a later run may take it over
+    done: frozenset[str] = frozenset()  # "<channel>:<address>" already sent, never again
+    finished_at: datetime | None = None
+    error: str | None = None
+
+
+class DigestLog(Protocol):
+    """Which digests went out, so each goes out once per period however often the schedule
+    fires (DynamoDB: conditional writes on the routing table)."""
+
+    def first_seen(self, digest: str, now: datetime) -> datetime:
+        """When `digest` was first scheduled: `now` on the first call, stored for later."""
+        ...
+
+    def get(self, digest: str, period: str) -> DigestRun | None:
+        """The record of `digest` for `period`, if any run took it."""
+        ...
+
+    def take(
+        self, digest: str, period: str, *, now: datetime, lease_until: datetime, max_attempts: int
+    ) -> DigestRun | None:
+        """Take the period for sending, counting an attempt: only if no run took it, or the
+        last run failed, or its lease ran out, with fewer than `max_attempts` so far. Returns
+        the record as taken (its `done` addresses are not sent again), else None."""
+        ...
+
+    def delivered(self, digest: str, period: str, address: str) -> None:
+        """Note one address as sent (added to `done`; repeating it changes nothing)."""
+        ...
+
+    def finish(
+        self, digest: str, period: str, *, status: str, at: datetime, error: str | None = None
+    ) -> None:
+        """Close the run: "sent", or "failed" with the reason (a later run retries it)."""
         ...

@@ -50,6 +50,7 @@ from chalicelib.team_checks import (
     parse_span,
     span_text,
 )
+from chalicelib.team_file_digests import digest_dict, read_digests
 from chalicelib.team_file_sla import (
     HolidayResolver,
     alerts_dict,
@@ -184,6 +185,8 @@ def team_to_dict(team: TeamConfig) -> dict[str, object]:
         for s in team.sources
     ]
     data["tracking_numbers"] = [compact(_fields_of(n)) for n in team.tracking_numbers]
+    if team.digests:
+        data["digests"] = [digest_dict(d) for d in team.digests]
     return data
 
 
@@ -398,6 +401,7 @@ SECTIONS: dict[str, Callable[[Fields, TeamConfig, Check], TeamConfig]] = {
     "rules": _rules,
     "sources": _sources,
     "tracking_numbers": _tracking_numbers,
+    "digests": read_digests,  # names reps and queues
 }
 
 

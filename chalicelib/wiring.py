@@ -15,6 +15,7 @@ from chalicelib.domain.team import AlertChannels, TeamConfig
 from chalicelib.ports import (
     AlertLog,
     Clock,
+    DigestLog,
     FormVerifier,
     Jobs,
     LeadStore,
@@ -90,6 +91,8 @@ class Container:
     # Work a request hands to the alert worker (the timers' queue), and Slack click answers.
     jobs: Jobs = field(default_factory=lambda: _unwired("a job queue"))
     slack_responder: SlackResponder = field(default_factory=lambda: _unwired("a Slack responder"))
+    # Which manager digests went out (chalicelib/services/digests.py).
+    digest_log: DigestLog = field(default_factory=lambda: _unwired("a digest log"))
 
     def worker(self) -> Worker:
         """The alert worker's ports, for escalation.on_timer and escalation.sweep."""
@@ -140,6 +143,7 @@ def build(settings: Settings, *, outbox: Outbox | None = None) -> Container:
     from chalicelib.adapters import signatures
     from chalicelib.adapters.clock import SystemClock
     from chalicelib.adapters.dynamo.alerts import DynamoAlertLog
+    from chalicelib.adapters.dynamo.digest_log import DynamoDigestLog
     from chalicelib.adapters.dynamo.models import bind
     from chalicelib.adapters.dynamo.routing import DynamoRoutingStore
     from chalicelib.adapters.dynamo.store import DynamoLeadStore
@@ -187,6 +191,7 @@ def build(settings: Settings, *, outbox: Outbox | None = None) -> Container:
             outbox=outbox,
             slack_configured=lambda: _slack_configured(team.load().alerts, secrets),
         ),
+        digest_log=DynamoDigestLog(),
     )
 
 

@@ -4,7 +4,7 @@ POST /leads/{lead_id}/reassign."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from chalice.app import Blueprint, MultiDict, Response
@@ -90,4 +90,4 @@ def touch_json(touch: Touchpoint) -> dict[str, Any]:
 
 
 def _iso(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in body.items()}
+    return {k: v.isoformat() if isinstance(v, date | datetime) else v for k, v in body.items()}

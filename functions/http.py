@@ -6,9 +6,10 @@ import functools
 import hmac
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from chalice.app import Request, Response
+from chalice.app import MultiDict, Request, Response
 
 from chalicelib.domain.errors import (
     ConflictError,
@@ -44,8 +45,18 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def json_response(body: Any, status_code: int = 200) -> Response:
-    """A JSON response with its Content-Type said."""
-    return Response(body, status_code=status_code, headers=dict(JSON_HEADERS))
+    """A JSON response with its Content-Type said. Serialised here, not by Chalice, which
+    turns a Decimal into a float: an amount goes out as a string, exactly as stored."""
+    text = json.dumps(body, separators=(",", ":"), default=_json_extra)
+    return Response(text, status_code=status_code, headers=dict(JSON_HEADERS))
+
+
+def _json_extra(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, MultiDict):
+        return dict(value)  # as Chalice's own serialiser does
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def json_errors(view: F) -> F:

@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib.domain.capture import Capture
 from chalicelib.domain.errors import InvalidPayloadError
+from chalicelib.domain.facts import LeadFact
 from chalicelib.domain.model import Attribution, Lead, Touchpoint
 from chalicelib.domain.team import TeamConfig
 from chalicelib.ports import (
@@ -24,6 +25,7 @@ from chalicelib.ports import (
     ClockStop,
     Delivery,
     DeliveryError,
+    DigestRun,
     DueStep,
     DuplicateTouchError,
     IdentityTakenError,
@@ -35,6 +37,7 @@ from chalicelib.ports import (
     OwnerChangedError,
     RecordedEvent,
     Sent,
+    StageChange,
     StaleTouchError,
     TeamChangedError,
 )
@@ -141,6 +144,8 @@ class MemoryLeadStore:
         self.identities: dict[str, str] = {}
         self.leads: dict[str, Lead] = {}
         self.touches: dict[str, dict[str, Touchpoint]] = {}
+        # Metrics facts: day → lead id → fact (DynamoDB: the facts table, in the same writes).
+        self.fact_rows: dict[date, dict[str, LeadFact]] = {}
         self.fail_next_apply: Exception | None = None
         # Where finish_step logs a step's alerts (DynamoDB: the alerts table, same database).
         self.alert_log = MemoryAlertLog()
@@ -214,6 +219,15 @@ class MemoryLeadStore:
             self.leads[change.lead_id] = _upsert(
                 self.leads.get(change.lead_id), change, touch, links
             )
+            if change.is_new and change.fact is not None and change.fact_day is not None:
+                fact = replace(change.fact, created_at=_utc(change.fact.created_at))
+                fact = replace(fact, due_at=_utc_or_none(fact.due_at))
+                self.fact_rows.setdefault(change.fact_day, {})[change.lead_id] = fact
+                self.leads[change.lead_id] = replace(
+                    self.leads[change.lead_id], fact_day=change.fact_day
+                )
+            elif change.assignment is not None:
+                self._set_fact(change.fact_day, change.lead_id, owner=change.assignment.owner)
             self.touches.setdefault(touch.lead_id, {})[sk] = touch
             for key in change.claims:
                 self.identities[key] = change.lead_id
@@ -232,6 +246,7 @@ class MemoryLeadStore:
             if lead is None or lead.owner != change.expected_owner:
                 raise OwnerChangedError()
             previous = lead.previous_owners + ((lead.owner,) if lead.owner else ())
+            self._set_fact(change.fact_day, change.lead_id, owner=change.assignment.owner)
             self.leads[change.lead_id] = replace(
                 lead,
                 owner=change.assignment.owner,
@@ -356,6 +371,9 @@ class MemoryLeadStore:
             )
             self.leads[change.lead_id] = lead
             self.touches.setdefault(touch.lead_id, {})[sk] = touch
+            fact = self.fact_rows.get(change.fact_day or date.min, {}).get(change.lead_id)
+            claimer = fact.claimed_by if fact and fact.claimed_by else change.by
+            self._set_fact(change.fact_day, change.lead_id, claimed_by=claimer)
             return lead
 
     def stop_clock(self, stop: ClockStop) -> bool:
@@ -381,6 +399,15 @@ class MemoryLeadStore:
             if lead.speed_wall_s is not None or (
                 not has_clock and lead.first_response_at is not None
             ):
+                # Stopped before; a fact that has not heard of a response hears of this one.
+                fact = self.fact_rows.get(stop.fact_day or date.min, {}).get(stop.lead_id)
+                if fact is not None and fact.responded_at is None:
+                    self._set_fact(
+                        stop.fact_day,
+                        stop.lead_id,
+                        responded_at=_utc(stop.at),
+                        responded_by=fact.responded_by or stop.by or None,
+                    )
                 return False
             speed = stop.speed
             self.leads[stop.lead_id] = replace(
@@ -396,9 +423,34 @@ class MemoryLeadStore:
                 speed_business_s=float(speed.business_s) if speed else lead.speed_business_s,
                 sla_met=speed.met if speed else lead.sla_met,
             )
+            fact = self.fact_rows.get(stop.fact_day or date.min, {}).get(stop.lead_id)
+            if fact is not None:
+                fact = replace(
+                    fact,
+                    responded_at=fact.responded_at or _utc(stop.at),
+                    responded_by=fact.responded_by or stop.by or None,
+                )
+                if speed is not None:
+                    fact = replace(
+                        fact,
+                        speed_wall_s=float(speed.wall_s),
+                        speed_business_s=float(speed.business_s),
+                        sla_met=speed.met,
+                    )
+                self.fact_rows[stop.fact_day or date.min][stop.lead_id] = fact
         if stop.release:
             self.routing.release_load(stop.release)
         return True
+
+    def facts(self, day: date) -> list[LeadFact]:
+        with self._lock:
+            return list(self.fact_rows.get(day, {}).values())
+
+    def _set_fact(self, day: date | None, lead_id: str, **changes: Any) -> None:
+        """Change a lead's fact, when it has one (a lead from before facts has none)."""
+        fact = self.fact_rows.get(day or date.min, {}).get(lead_id)
+        if day is not None and fact is not None:
+            self.fact_rows[day][lead_id] = replace(fact, **changes)
 
     def start_bridge(self, lead_id: str, *, by: str, at: datetime, not_since: datetime) -> bool:
         with self._lock:
@@ -423,6 +475,39 @@ class MemoryLeadStore:
             if _sort_key(stored) in rows:
                 return False
             rows[_sort_key(stored)] = stored
+            return True
+
+    def change_stage(self, change: StageChange) -> bool:
+        with self._lock:
+            touch = _stored_touch(change.touchpoint)
+            rows = self.touches.get(touch.lead_id, {})
+            lead = self.leads.get(change.lead_id)
+            if lead is None:
+                raise LookupError(f"no lead {change.lead_id}")
+            if _sort_key(touch) in rows or lead.stage != change.expected_stage:
+                return False
+            at = _utc(change.at)
+            self.leads[change.lead_id] = replace(
+                lead,
+                stage=change.stage,
+                stage_at=at,
+                updated_at=at,
+                furthest_stage=change.furthest,
+                won_amount=lead.won_amount if change.amount is None else change.amount,
+                currency=change.currency or lead.currency,
+                lost_reason=change.reason or lead.lost_reason,
+                won_last_source=change.last_source or lead.won_last_source,
+            )
+            self.touches.setdefault(touch.lead_id, {})[_sort_key(touch)] = touch
+            revenue: dict[str, Any] = {}
+            if change.amount is not None and change.currency:
+                revenue = {"won_amount": change.amount, "currency": change.currency}
+                if change.last_source:
+                    revenue["last_source"] = change.last_source
+            lost = change.stage == "lost"
+            self._set_fact(
+                change.fact_day, change.lead_id, stage=change.furthest, lost=lost, **revenue
+            )
             return True
 
 
@@ -472,6 +557,62 @@ class MemoryAlertLog:
             ]
         rows.sort(key=lambda r: (_iso(r.created_at), r.lead_id, r.key), reverse=True)
         return rows[:limit]
+
+
+class MemoryDigestLog:
+    """DigestLog in a dict, behaving like DynamoDigestLog (tests/integration/
+    test_digest_log_contract.py runs the same claims against both). Tests read `runs`."""
+
+    def __init__(self) -> None:
+        self.runs: dict[tuple[str, str], DigestRun] = {}
+        self.since: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def first_seen(self, digest: str, now: datetime) -> datetime:
+        with self._lock:
+            return self.since.setdefault(digest, _utc(now))
+
+    def get(self, digest: str, period: str) -> DigestRun | None:
+        with self._lock:
+            return self.runs.get((digest, period))
+
+    def take(
+        self, digest: str, period: str, *, now: datetime, lease_until: datetime, max_attempts: int
+    ) -> DigestRun | None:
+        with self._lock:
+            run = self.runs.get((digest, period))
+            if run is not None:
+                open_ = run.status == "failed" or (
+                    run.status == "sending" and run.lease_until < now
+                )
+                if not open_ or run.attempts >= max_attempts:
+                    return None
+            taken = DigestRun(
+                digest=digest,
+                period=period,
+                status="sending",
+                attempts=(run.attempts if run else 0) + 1,
+                taken_at=_utc(now),
+                lease_until=_utc(lease_until),
+                done=run.done if run else frozenset(),
+                error=run.error if run else None,
+            )
+            self.runs[(digest, period)] = taken
+            return taken
+
+    def delivered(self, digest: str, period: str, address: str) -> None:
+        with self._lock:
+            run = self.runs[(digest, period)]
+            self.runs[(digest, period)] = replace(run, done=run.done | {address})
+
+    def finish(
+        self, digest: str, period: str, *, status: str, at: datetime, error: str | None = None
+    ) -> None:
+        with self._lock:
+            run = self.runs[(digest, period)]
+            self.runs[(digest, period)] = replace(
+                run, status=status, finished_at=_utc(at), error=error
+            )
 
 
 class FakeTimers:

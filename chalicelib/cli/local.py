@@ -8,7 +8,8 @@ Environment: PORT (8000), LEADCLOCK_CONFIG (infra/team.demo.yaml), LEADCLOCK_ADM
 secret the configuration's sources or Twilio webhooks reference as env:NAME (each generated and
 printed when unset). Alert credentials (Twilio account sid, Slack token or webhook) are never
 generated: set them to send real alerts. LEADCLOCK_SWEEP_EVERY_S (60) and
-LEADCLOCK_WORKER_THREADS (4) tune the alert worker.
+LEADCLOCK_WORKER_THREADS (4) tune the alert worker; LEADCLOCK_DIGEST_EVERY_S (60) is how often
+manager digests that are due are sent (to the outbox, without SES credentials).
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def main() -> int:
         threading.Thread(target=_replay_loop, args=(container, stop), name="replayer"),
         threading.Thread(target=consumer.run, args=(stop,), name="timers"),
         threading.Thread(target=_sweep_loop, args=(worker, sweep_every_s, stop), name="sweeper"),
+        threading.Thread(target=_digest_loop, args=(container, stop), name="digests"),
     ]
     for thread in background:
         thread.daemon = True
@@ -176,6 +178,19 @@ def _sweep_loop(worker: Worker, every_s: float, stop: threading.Event) -> None:
             escalation.sweep(worker)
         except Exception:
             log.exception("sweep failed; the next one tries again")
+
+
+def _digest_loop(container: Container, stop: threading.Event) -> None:
+    # AWS runs this every 15 minutes; here every minute, so a digest whose time comes while
+    # `make run` is up goes to the outbox within a minute of it.
+    from chalicelib.services.digests import send_due
+
+    every_s = float(os.environ.get("LEADCLOCK_DIGEST_EVERY_S", "60"))
+    while not stop.wait(every_s):
+        try:
+            send_due(container.worker(), container.digest_log)
+        except Exception:
+            log.exception("digest run failed; the next one tries again")
 
 
 def _local_environment(endpoint: str, base_url: str) -> None:
@@ -288,6 +303,7 @@ def _banner(
         f"  alerts         {_alert_routes(team)}",
         f"  outbox         printed here as [outbox …] lines; GET {base}/outbox lists them",
         f"  admin key      {key}   (header x-api-key)",
+        f"  SLA board      {_board_url(base)}",
         "",
         "Webhook URLs:",
     ]
@@ -310,9 +326,22 @@ def _banner(
     lines += [
         "# the alerts that went to the outbox, newest first",
         f"curl -s {base}/outbox -H 'x-api-key: {key}'",
+        "# yesterday's manager digest as it would be emailed (format=text: its text part)",
+        f"curl -s '{base}/digests/preview?period=daily&format=text' -H 'x-api-key: {key}'",
     ]
     lines += ["", "leadclock ready. Ctrl-C stops everything."]
     print("\n".join(lines), flush=True)
+
+
+def _board_url(base: str) -> str:
+    """A wall-screen link to the live SLA board, valid for this run's link secret."""
+    from chalicelib import wiring
+    from chalicelib.services.board import new_link
+
+    secret = wiring.container().link_secret()
+    if secret is None:
+        return f"GET {base}/board with the admin key"
+    return f"{base}/board/{new_link(now=wiring.container().clock.now(), secret=secret).token}"
 
 
 def _alert_routes(team: TeamConfig) -> str:

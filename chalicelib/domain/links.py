@@ -16,8 +16,9 @@ import secrets as _random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-# The lead page; claim; start a call (a page link); a bridged call's Twilio URLs.
-PURPOSES = ("open", "claim", "call", "bridge")
+# The lead page; claim; start a call (a page link); a bridged call's Twilio URLs; the team's
+# SLA board on a wall screen (no lead: services/board.py).
+PURPOSES = ("open", "claim", "call", "bridge", "board")
 # Long enough to act on an alert read late; short enough that a forwarded SMS goes stale.
 DEFAULT_TTL = timedelta(hours=24)
 _VERSION = "1"

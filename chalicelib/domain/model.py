@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
@@ -142,6 +143,19 @@ class Lead:
     # live conversation (a bridged or inbound call answered).
     first_attempt_at: datetime | None = None
     first_connect_at: datetime | None = None
+    fact_day: date | None = None  # where the lead's metrics fact is kept (domain/facts.py)
     # The rep's click-to-call in progress: a second tap within a minute places no second call.
     bridge_by: str | None = None
     bridge_at: datetime | None = None
+    # The sales funnel (issue 6): the current stage (one of facts.STAGES, or facts.LOST), when
+    # it was entered, and the furthest of STAGES reached, which a lost lead keeps (the funnel
+    # counts how far it got). Won: the amount (exact, never a float) and its ISO 4217 currency,
+    # and the last-touch source at that moment, credited with closing the deal (the first-touch
+    # source is credited with creating it).
+    stage: str = "lead"
+    stage_at: datetime | None = None
+    furthest_stage: str = "lead"
+    lost_reason: str | None = None
+    won_amount: Decimal | None = None
+    currency: str | None = None
+    won_last_source: str | None = None

@@ -117,6 +117,20 @@ class AlertChannels:
 
 
 @dataclass(frozen=True)
+class DigestConfig:
+    """A manager's (or the team's) breach digest: to whom, and when, on the team's wall clock.
+    Times are minutes after local midnight; chalicelib/domain/digest_periods.py reads them."""
+
+    name: str  # a slug: the digest's records and its preview name it
+    to: tuple[str, ...] = ()  # rep ids (their email) or email addresses
+    slack_channel: str | None = None  # a channel id (C…) the digest is posted to
+    daily_at: int | None = None  # the previous day's digest goes out at this time; None: none
+    weekly_on: str | None = None  # a day of WEEKDAYS: the previous 7 days' digest goes out
+    weekly_at: int | None = None  # ...at this time (None: daily_at, else 08:00)
+    queues: tuple[str, ...] = ()  # only these queues' leads; empty: every lead
+
+
+@dataclass(frozen=True)
 class TeamConfig:
     """Everything the configuration file says, validated."""
 
@@ -137,6 +151,7 @@ class TeamConfig:
     default_sla_policy: str | None = None
     manager: str | None = None  # a rep id: the manager of queues that name none
     alerts: AlertChannels = field(default_factory=AlertChannels)
+    digests: tuple[DigestConfig, ...] = ()
 
     def source(self, name: str) -> SourceConfig | None:
         """The source called `name`, if configured."""
@@ -157,6 +172,10 @@ class TeamConfig:
     def sla_policy(self, name: str | None) -> SlaPolicy | None:
         """The SLA policy called `name`, if configured."""
         return next((p for p in self.sla_policies if p.name == name), None)
+
+    def digest(self, name: str) -> DigestConfig | None:
+        """The digest called `name`, if configured."""
+        return next((d for d in self.digests if d.name == name), None)
 
     def queue(self, name: str | None) -> QueueConfig | None:
         """The queue called `name`, falling back to the default queue."""

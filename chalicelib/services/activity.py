@@ -76,8 +76,8 @@ def record_activity(
     webhook_id = verify(
         SCHEME, secrets.resolve(source.secret_ref), body, headers, path_token=None, now=now
     )
-    activity = parse_activity(_json_object(body), team, now=now)
-    lead = _find_lead(activity, worker)
+    activity = parse_activity(json_body(body), team, now=now)
+    lead = find_lead(activity, worker)
     key = f"activity:{source.name}:{webhook_id}"
     # The touchpoint's place on the timeline includes its time, and a retry without "at" comes
     # with another "now": a delivery already on the timeline is found by its key first.
@@ -120,7 +120,7 @@ def parse_activity(data: Mapping[str, Any], team: TeamConfig, *, now: datetime) 
     )
 
 
-def _find_lead(activity: Activity, worker: Worker) -> Lead:
+def find_lead(activity: Activity, worker: Worker) -> Lead:
     """The lead by id, else by phone, else by email; NotFoundError when none is known."""
     if activity.lead_id:
         lead = worker.store.get_lead(activity.lead_id)
@@ -136,7 +136,8 @@ def _find_lead(activity: Activity, worker: Worker) -> Lead:
     raise NotFoundError("no lead with this lead_id, phone or email", field="lead_id")
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
+def json_body(body: bytes) -> dict[str, Any]:
+    """A webhook body that must be one JSON object (InvalidPayloadError otherwise)."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from chalicelib.domain.capture import Capture
 from chalicelib.domain.errors import ConflictError, NotFoundError
+from chalicelib.domain.facts import LeadFact, bucket_day
 from chalicelib.domain.hours import RepLoad, local_day
 from chalicelib.domain.model import Attribution, Lead, Touchpoint
 from chalicelib.domain.routing import Assignment, decide, match_queue, sticky_assignment
@@ -19,6 +20,7 @@ from chalicelib.domain.team import TeamConfig
 from chalicelib.ports import (
     Clock,
     DuplicateTouchError,
+    LeadChange,
     LeadStore,
     LoadClaim,
     OwnerChange,
@@ -80,6 +82,25 @@ class Assigner:
             at=at,
             assigned=decision.assignment.owner is not None,
         )
+
+    def fact_for(self, change: LeadChange, decision: Decision | None) -> LeadChange:
+        """`change` with a new lead's metrics fact, bucketed on the team's local day (a known
+        lead keeps its fact, whose owner follows the assignment)."""
+        if not change.is_new:
+            return change
+        at = change.touchpoint.at
+        attribution = change.capture.attribution
+        assignment = decision.assignment if decision else None
+        fact = LeadFact(
+            lead_id=change.lead_id,
+            created_at=at,
+            source=attribution.source,
+            campaign=attribution.campaign,
+            queue=assignment.queue if assignment else None,
+            owner=assignment.owner if assignment else None,
+            due_at=change.clock.due_at if change.clock else None,
+        )
+        return replace(change, fact=fact, fact_day=bucket_day(at, self._team.load().timezone))
 
     def assign(self, capture: Capture, previous: Lead | None) -> Decision | None:
         """See `assign` below."""
@@ -179,7 +200,7 @@ def reassign(
         detail={"from": lead.owner, "to": assignment.owner, "by": by, "reason": reason},
     )
     try:
-        store.reassign(OwnerChange(lead_id, assignment, lead.owner, touch))
+        store.reassign(OwnerChange(lead_id, assignment, lead.owner, touch, fact_day=lead.fact_day))
     except (OwnerChangedError, DuplicateTouchError):
         # Someone moved it first: give the load back and answer with the lead as it is.
         claim = decision.claim

@@ -205,7 +205,7 @@ def deliver(
     delivery = Delivery(
         channel, record.to, body, status_callback=callback if channel == "sms" else None
     )
-    sent, error, attempts, called_at = _send(senders.get(channel), delivery, worker)
+    sent, error, attempts, called_at = send_with_retries(senders.get(channel), delivery, worker)
     finished = replace(
         record,
         status="sent" if sent else "failed",
@@ -249,7 +249,7 @@ def deliver(
                 return
 
 
-def _send(
+def send_with_retries(
     sender: Sender | None, delivery: Delivery, worker: Worker
 ) -> tuple[Sent | None, DeliveryError | None, int, datetime | None]:
     """Up to MAX_ATTEMPTS calls; transient errors wait (the provider's Retry-After, else a
@@ -379,7 +379,8 @@ def send_held(worker: Worker, *, limit: int = 100) -> int:
         owner = team.rep(lead.owner) if lead.owner else None
         body = alert_text.content(lead, rung, policy, now, owner_name=owner.name if owner else None)
         delivery = Delivery("sms", held.to, body)
-        ok, error, attempts, called_at = _send(worker.senders(team).get("sms"), delivery, worker)
+        sms = worker.senders(team).get("sms")
+        ok, error, attempts, called_at = send_with_retries(sms, delivery, worker)
         worker.alerts.finish(
             replace(
                 held,

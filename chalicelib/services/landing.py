@@ -105,9 +105,12 @@ def land(event: InboundEvent, *, store: LeadStore, assigner: Assigner | None = N
             assignment=decision.assignment if decision else None,
             expected_owner=previous.owner if previous else None,
             load=decision.claim if decision else None,
+            fact_day=previous.fact_day if previous else None,
         )
         if assigner is not None and decision is not None and change.is_new:
             change = replace(change, clock=assigner.clock_for(capture, decision, event.received_at))
+        if assigner is not None:
+            change = assigner.fact_for(change, decision)
         try:
             decision, change = _apply_within_caps(store, change, decision, assigner)
         except (IdentityTakenError, OwnerChangedError):
@@ -146,6 +149,8 @@ def _apply_within_caps(
                 # Nobody left means the manager is alerted at once: the clock's first step moves.
                 at = change.touchpoint.at
                 change = replace(change, clock=assigner.clock_for(change.capture, decision, at))
+            if assigner is not None:
+                change = assigner.fact_for(change, decision)  # the owner it now names
 
 
 def _schedule_first_step(assigner: Assigner, change: LeadChange) -> None:

@@ -30,6 +30,7 @@ ACTIONS = {
     "claim": ("claim",),
     "call": ("call",),
     "bridge": (),
+    "board": (),
 }
 
 
@@ -101,8 +102,8 @@ def _check(token: str, secret: str, worker: Worker) -> tuple[Grant, RepConfig]:
         g = verify(token, secret, now=worker.clock.now())
     except LinkError as exc:
         raise LinkRefusedError(exc.reason) from None
-    if g.purpose == "bridge":
-        raise LinkRefusedError("not_allowed")  # a call's Twilio URL, not a page link
+    if g.purpose in ("bridge", "board"):
+        raise LinkRefusedError("not_allowed")  # a call's Twilio URL or the board, not a lead
     rep = worker.team.load().rep(g.rep)
     if rep is None:
         raise LinkRefusedError("unknown_rep")  # the rep left the team since the alert

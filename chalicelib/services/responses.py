@@ -71,6 +71,7 @@ def stop(
             release=lead.owner,  # the owner's open count goes down in the same write
             attempt_at=attempt_at,
             connect_at=connect_at,
+            fact_day=lead.fact_day,
         )
     )
     if stopped:
@@ -129,6 +130,7 @@ def claim(lead_id: str, *, by: str, worker: Worker) -> Lead:
         expected_step=lead.next_step,
         step_at=step_at,
         touchpoint=_touch(lead_id, f"claim:{lead_id}:{prior}", now, "claimed", by),
+        fact_day=lead.fact_day,
     )
     try:
         claimed = worker.store.claim(change)

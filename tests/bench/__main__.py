@@ -19,6 +19,7 @@ from tests.bench import (
     cold_import,
     latency,
     lead_lifetime,
+    metrics_reads,
 )
 from tests.bench.report import Figure, table, write_json
 
@@ -88,6 +89,16 @@ leadclock benchmarks: the budgets in design.md ("Budgets to measure"). Figures, 
       item sizes read around each request (moto does not report consumed capacity): per item
       ceil(max(before, after) / 1 KB), x2 in a transaction; index (GSI) units apart. Budget:
       <= 6 per lead (design.md: write units per lead over its life).
+  metrics_*
+      GET /metrics at 10,000 leads a day: a realistic day of lead facts (one item per lead,
+      keyed by day and lead id) written as the adapter writes them (its UpdateItem actions,
+      checked against real UpdateItems on the embedded server), sized by DynamoDB's rules, keys
+      included. Bytes per fact item (budget: under 1 KB, so an update costs 2 units), items,
+      Query pages and read units for 1 and 30 days (ceil(page bytes / 4 KB) per page of <= 1 MB,
+      strongly consistent as store.facts reads, and half that eventually consistent; every day
+      as busy); the write units a fact adds (2 per transactional update: budget <= 2); and the
+      whole day put on the embedded server and store.facts(day) + compute timed once, split
+      into moto's time, botocore's parsing and the adapter's decoding. Otherwise informative.
 """
 
 
@@ -105,6 +116,7 @@ def main() -> int:
         ("capture latency", latency.run),
         ("alert lateness (1,000 timers: SQS, then the sweeper alone)", alert_lateness.run),
         ("lead lifetime (DynamoDB writes per lead)", lead_lifetime.run),
+        ("metrics reads (10,000 leads a day)", metrics_reads.run),
     ]
     for title, bench in sections:
         t = time.perf_counter()

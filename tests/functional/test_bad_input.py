@@ -13,14 +13,17 @@ import pytest
 from chalice.test import HTTPResponse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from standardwebhooks.webhooks import Webhook
 from twilio.request_validator import RequestValidator
 
+from tests.fakes import T0
 from tests.functional.conftest import (
     ADMIN_KEY,
     ALERTS_SMS,
     DIAL_DONE,
     FORM,
     JSON,
+    PARTNER_SECRET,
     PUBLIC_BASE_URL,
     SMS,
     STATUS,
@@ -445,23 +448,41 @@ ACTION_VALUES = (
     | st.integers()
     | TEXT
     | st.sampled_from(["contacted", "ana", "ben", "2026-11-02T13:59:00Z", "2026-11-02T14:00:00"])
+    | st.sampled_from(["sql", "won", "lost", "12.50", "USD", 0.1, *PHONES[:2]])
 )
+ACTION_KEYS = ["by", "type", "at", "stage", "amount", "currency", "reason", "phone", "lead_id"]
 
 
 @st.composite
 def action_requests(draw: st.DrawFn) -> tuple[str, bytes, dict[str, str]]:
-    """A claim, an event or an alert-log read with random JSON, with or without the admin key."""
+    """A claim, an event, a stage change (admin or signed CRM) or an alert-log read with random
+    JSON, with or without the admin key."""
     headers = draw(HEADERS) | {"content-type": JSON}
     if draw(st.integers(0, 4)):
         headers["x-api-key"] = ADMIN_KEY
     lead = SOME_LEAD if draw(st.booleans()) else quote(draw(TEXT) or "x", safe="")
-    kind = draw(st.sampled_from(["claim", "events", "call", "alerts"]))
+    kind = draw(st.sampled_from(["claim", "events", "call", "stage", "crm", "alerts"]))
     if kind == "alerts":
         names = st.sampled_from(["status", "lead_id", "limit"])
         return "/alerts?" + urlencode(draw(st.dictionaries(names, TEXT, max_size=3))), b"", headers
-    keys = st.sampled_from(["by", "type", "at"]) | TEXT
-    body = draw(st.dictionaries(keys, ACTION_VALUES, max_size=3) | st.lists(TEXT, max_size=2))
+    keys = st.sampled_from(ACTION_KEYS) | TEXT
+    body = draw(st.dictionaries(keys, ACTION_VALUES, max_size=4) | st.lists(TEXT, max_size=2))
+    if kind in ("stage", "crm") and isinstance(body, dict) and draw(st.booleans()):
+        # A plausible move half the time, so some get past validation to the rules.
+        stage = draw(st.sampled_from(["mql", "sql", "opportunity", "won", "lost"]))
+        won = {"amount": "10", "currency": "USD"} if stage == "won" else {}
+        body = body | {"stage": stage, "phone": PHONES[0], **won}
     raw = json.dumps(body).encode() if draw(st.integers(0, 9)) else draw(st.binary(max_size=50))
+    if kind == "crm":
+        # Signed at T0: the example's few requests stay well inside the 5-minute tolerance.
+        msg_id = draw(st.sampled_from(["msg_1", "msg_2"]))
+        signature = Webhook(PARTNER_SECRET).sign(msg_id, T0, raw.decode(errors="replace"))
+        headers |= {
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(int(T0.timestamp())),
+            "webhook-signature": signature,
+        }
+        return "/webhooks/crm/partner", raw, headers
     return f"/leads/{lead}/{kind}", raw, headers
 
 
@@ -497,7 +518,7 @@ def test_random_requests_never_5xx_and_never_leave_a_partial_record(
         before = snapshot(stack)
         leads = list(stack.store.leads)
         path = path.replace(SOME_LEAD, leads[0] if leads else "ld_none")
-        is_action = path.endswith(("/claim", "/events", "/call"))
+        is_action = path.endswith(("/claim", "/events", "/call", "/stage"))
         if path.startswith(("/leads", "/alerts")) and not is_action:
             response = stack.client.http.get(path, headers=headers)
         else:

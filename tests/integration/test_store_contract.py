@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from chalicelib.ports import (
     LeadStore,
     OwnerChange,
     OwnerChangedError,
+    StageChange,
     StaleTouchError,
 )
 from tests.fakes import T0, FakeClock
@@ -1137,3 +1139,136 @@ def test_a_repeated_report_changes_no_first_attempt_or_connect(store: LeadStore)
     lead = lead_of(store, "ld_a")
     assert (lead.first_attempt_at, lead.first_connect_at) == (late, None)
     assert len(store.touchpoints("ld_a")) == n
+
+
+# --- the sales funnel: a stage change and its timeline entry, on condition ------------------
+
+STAGE_AT = T0 + timedelta(hours=2)
+
+
+def _stage(
+    stage: str,
+    *,
+    expected: str = "lead",
+    furthest: str | None = None,
+    at: datetime = STAGE_AT,
+    lead_id: str = "ld_a",
+    **won_or_lost: Any,
+) -> StageChange:
+    return StageChange(
+        lead_id=lead_id,
+        expected_stage=expected,
+        stage=stage,
+        at=at,
+        by="ana",
+        furthest=furthest or stage,
+        touchpoint=_touch(lead_id, f"stage:{stage}", "stage_changed", at),
+        **won_or_lost,
+    )
+
+
+def test_change_stage_moves_the_lead_with_its_timeline_entry(store: LeadStore) -> None:
+    land_new(store)
+    assert lead_of(store, "ld_a").stage == "lead"
+
+    assert store.change_stage(_stage("sql"))
+
+    lead = lead_of(store, "ld_a")
+    assert (lead.stage, lead.stage_at, lead.furthest_stage, lead.updated_at) == (
+        "sql",
+        STAGE_AT,
+        "sql",
+        STAGE_AT,
+    )
+    assert (lead.won_amount, lead.currency, lead.lost_reason, lead.won_last_source) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert [t.kind for t in store.touchpoints("ld_a")] == ["form_submitted", "stage_changed"]
+
+
+def test_change_stage_refuses_a_lead_no_longer_at_the_expected_stage(store: LeadStore) -> None:
+    land_new(store)
+    assert store.change_stage(_stage("opportunity"))
+    before = (lead_of(store, "ld_a"), store.touchpoints("ld_a"))
+
+    # Decided against "lead" too, written second: nothing of it lands.
+    later = STAGE_AT + timedelta(minutes=1)
+    assert not store.change_stage(_stage("mql", at=later))
+    assert not store.change_stage(_stage("opportunity"))  # the same change again
+
+    assert (lead_of(store, "ld_a"), store.touchpoints("ld_a")) == before
+
+
+def test_won_keeps_the_amount_exactly_with_currency_and_last_source(store: LeadStore) -> None:
+    land_new(store)
+    store.change_stage(_stage("sql"))
+
+    won = _stage(
+        "won",
+        expected="sql",
+        amount=Decimal("1200.50"),
+        currency="EUR",
+        last_source="google-ads",
+    )
+    assert store.change_stage(won)
+
+    lead = lead_of(store, "ld_a")
+    assert (str(lead.won_amount), lead.currency, lead.won_last_source) == (
+        "1200.50",
+        "EUR",
+        "google-ads",
+    )
+    assert (lead.stage, lead.furthest_stage, lead.first_touch.source) == ("won", "won", "website")
+
+
+def test_lost_keeps_the_furthest_stage_and_the_reason(store: LeadStore) -> None:
+    land_new(store)
+    store.change_stage(_stage("opportunity"))
+
+    assert store.change_stage(
+        _stage("lost", expected="opportunity", furthest="opportunity", reason="no budget")
+    )
+
+    lead = lead_of(store, "ld_a")
+    assert (lead.stage, lead.furthest_stage, lead.lost_reason) == (
+        "lost",
+        "opportunity",
+        "no budget",
+    )
+
+
+def test_change_stage_of_an_unknown_lead_raises_and_creates_nothing(store: LeadStore) -> None:
+    with pytest.raises(LookupError):
+        store.change_stage(_stage("sql", lead_id="ld_nobody"))
+    assert store.get_lead("ld_nobody") is None
+    assert store.touchpoints("ld_nobody") == []
+
+
+def test_a_new_leads_item_carries_no_stage_attributes(dynamo: DynamoLeadStore) -> None:
+    land_new(dynamo)
+    stage_names = {
+        "stage",
+        "stage_at",
+        "furthest_stage",
+        "lost_reason",
+        "won_amount",
+        "currency",
+        "won_last_source",
+    }
+    stored = set(LeadModel.get("ld_a", consistent_read=True).attribute_values)
+    assert stored & stage_names == set()
+
+    dynamo.change_stage(_stage("sql"))
+
+    stored = set(LeadModel.get("ld_a", consistent_read=True).attribute_values)
+    assert stored & stage_names == {"stage", "stage_at"}  # furthest equals stage: not stored
+
+
+def test_a_stage_change_is_one_transaction(dynamo: DynamoLeadStore) -> None:
+    land_new(dynamo)
+    with dynamodb_calls(dynamo) as calls:
+        assert dynamo.change_stage(_stage("sql"))
+    assert calls == ["TransactWriteItems"]

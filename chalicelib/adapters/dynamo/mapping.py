@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters.dynamo.models import AttributionAttr, LeadModel, TouchpointModel
@@ -93,10 +94,18 @@ def lead_from_row(row: LeadModel) -> Lead:
         speed_wall_s=_float_or_none(row.speed_wall_s),
         speed_business_s=_float_or_none(row.speed_business_s),
         sla_met=row.sla_met,
+        fact_day=date.fromisoformat(row.fact_day) if row.fact_day else None,
         first_attempt_at=row.first_attempt_at,
         first_connect_at=row.first_connect_at,
         bridge_by=row.bridge_by,
         bridge_at=row.bridge_at,
+        stage=row.stage or "lead",
+        stage_at=row.stage_at,
+        furthest_stage=row.furthest_stage or row.stage or "lead",
+        lost_reason=row.lost_reason,
+        won_amount=Decimal(row.won_amount) if row.won_amount else None,
+        currency=row.currency,
+        won_last_source=row.won_last_source,
     )
 
 

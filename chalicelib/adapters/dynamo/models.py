@@ -140,10 +140,21 @@ class LeadModel(Model):
     speed_wall_s = NumberAttribute(null=True)
     speed_business_s = NumberAttribute(null=True)
     sla_met = BooleanAttribute(null=True)
+    # The day whose facts item holds the lead's metrics fact (absent for leads from before).
+    fact_day = UnicodeAttribute(null=True, attr_name="fd")
     first_attempt_at = MicrosAttribute(null=True)
     first_connect_at = MicrosAttribute(null=True)
     bridge_by = UnicodeAttribute(null=True)
     bridge_at = MicrosAttribute(null=True)
+    # The sales funnel: all absent while the lead is at "lead", so a new lead's item does not
+    # grow. furthest_stage is absent while it equals stage (stored once the lead is lost).
+    stage = UnicodeAttribute(null=True)
+    stage_at = MicrosAttribute(null=True)
+    furthest_stage = UnicodeAttribute(null=True)
+    lost_reason = UnicodeAttribute(null=True)
+    won_amount = UnicodeAttribute(null=True)  # a decimal as text: exact, as it was given
+    currency = UnicodeAttribute(null=True)
+    won_last_source = UnicodeAttribute(null=True)
     by_month = LeadsByMonth()
     due_steps = DueSteps()
 
@@ -293,6 +304,38 @@ class AlertModel(Model):
     sms_by_rep = SmsAlertsByRep()
 
 
+class FactModel(Model):
+    """One lead's metrics fact (chalicelib/domain/facts.py), kept under the day it arrived on the
+    team's wall clock: a window's facts are a Query per day, never a Scan of the leads. Short
+    attribute names keep an item near 120 B, so its transactional updates cost 2 write units."""
+
+    class Meta:
+        table_name = "facts"
+        region = "us-east-1"
+        host: str | None = None
+
+    day = UnicodeAttribute(hash_key=True)  # YYYY-MM-DD, the team's local date
+    lead_id = UnicodeAttribute(range_key=True)
+    created_at = MicrosAttribute(attr_name="t")
+    source = UnicodeAttribute(attr_name="s")  # first touch
+    campaign = UnicodeAttribute(null=True, attr_name="c")
+    queue = UnicodeAttribute(null=True, attr_name="q")
+    owner = UnicodeAttribute(null=True, attr_name="o")  # the owner now
+    due_at = MicrosAttribute(null=True, attr_name="d")
+    responded_at = MicrosAttribute(null=True, attr_name="r")
+    responded_by = UnicodeAttribute(null=True, attr_name="rb")
+    speed_wall_s = NumberAttribute(null=True, attr_name="w")
+    speed_business_s = NumberAttribute(null=True, attr_name="b")
+    sla_met = BooleanAttribute(null=True, attr_name="m")
+    claimed_by = UnicodeAttribute(null=True, attr_name="cl")  # the first claimer
+    stage = UnicodeAttribute(null=True, attr_name="st")  # the furthest stage; absent: "lead"
+    lost = BooleanAttribute(null=True, attr_name="x")
+    # Text, exactly as given: DynamoDB would store 1200.50 as the number 1200.5.
+    won_amount = UnicodeAttribute(null=True, attr_name="a")
+    currency = UnicodeAttribute(null=True, attr_name="cu")
+    last_source = UnicodeAttribute(null=True, attr_name="ls")  # last-touch source when won
+
+
 MODELS: dict[str, type[Model]] = {
     "leads": LeadModel,
     "identities": IdentityModel,
@@ -301,6 +344,7 @@ MODELS: dict[str, type[Model]] = {
     "team": TeamModel,
     "routing": RoutingModel,
     "alerts": AlertModel,
+    "facts": FactModel,
 }
 
 

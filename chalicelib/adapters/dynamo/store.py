@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.dynamo import facts
 from chalicelib.adapters.dynamo.alerts import alert_row
 from chalicelib.adapters.dynamo.cursor import decode_cursor, encode_cursor, matches, months
 from chalicelib.adapters.dynamo.mapping import (
@@ -26,6 +27,7 @@ from chalicelib.adapters.dynamo.mapping import (
 from chalicelib.adapters.dynamo.models import (
     AlertModel,
     EventModel,
+    FactModel,
     IdentityModel,
     LeadModel,
     RoutingModel,
@@ -33,6 +35,7 @@ from chalicelib.adapters.dynamo.models import (
 )
 from chalicelib.adapters.dynamo.routing import load_item, load_release, load_update
 from chalicelib.domain.capture import Capture
+from chalicelib.domain.facts import LOST, LeadFact
 from chalicelib.domain.model import Lead, Touchpoint
 from chalicelib.ports import (
     AlertRecord,
@@ -50,6 +53,7 @@ from chalicelib.ports import (
     OwnerChange,
     OwnerChangedError,
     RecordedEvent,
+    StageChange,
     StaleTouchError,
 )
 
@@ -157,6 +161,7 @@ class DynamoLeadStore:
         # reason can be traced to the item that caused it.
         kinds = ["touch"] + ["claim"] * len(claims) + ["lead"] + ["link"] * len(links) + ["event"]
         kinds += ["load"] if change.load else []
+        fact = _fact_actions(change)
         try:
             with TransactWrite(connection=self._conn()) as tx:
                 tx.save(touch_item(touch), condition=TouchpointModel.sk.does_not_exist())
@@ -192,6 +197,9 @@ class DynamoLeadStore:
                     # The owner's load, in the same write: claimed only if the lead lands.
                     actions, condition = load_update(change.load)
                     tx.update(load_item(change.load), actions=actions, condition=condition)
+                if fact and change.fact_day is not None:
+                    # The lead's metrics fact, in the same write: counted if and only if it lands.
+                    tx.update(facts.item(change.fact_day, change.lead_id), actions=fact)
         except TransactWriteError as exc:
             error = _cancellation_error(exc, kinds, change)
             if error is None:
@@ -221,6 +229,9 @@ class DynamoLeadStore:
                     condition=LeadModel.lead_id.exists()
                     & (owner.does_not_exist() if expected is None else owner == expected),
                 )
+                if change.fact_day is not None:
+                    fact = facts.owned(assignment.owner)
+                    tx.update(facts.item(change.fact_day, change.lead_id), actions=fact)
         except TransactWriteError as exc:
             reasons = [r.code if r else None for r in (exc.cancellation_reasons or [])]
             if reasons[:1] == ["ConditionalCheckFailed"]:
@@ -281,6 +292,11 @@ class DynamoLeadStore:
             for row in rows
             if row.next_step is not None and row.next_step_at is not None
         ]
+
+    def facts(self, day: date) -> list[LeadFact]:
+        """The day's metrics facts: one Query of the day's items (no Scan of the leads)."""
+        rows = FactModel.query(day.isoformat(), consistent_read=True)
+        return [facts.fact_of(row) for row in rows]
 
     def begin_step(
         self, lead_id: str, step: int, *, now: datetime, lease_until: datetime
@@ -370,8 +386,11 @@ class DynamoLeadStore:
             with TransactWrite(connection=self._conn()) as tx:
                 tx.save(touch, condition=TouchpointModel.sk.does_not_exist())
                 tx.update(LeadModel(change.lead_id), actions=actions, condition=condition)
+                if change.fact_day is not None:
+                    fact = facts.claimed(change.by)
+                    tx.update(facts.item(change.fact_day, change.lead_id), actions=fact)
         except TransactWriteError as exc:
-            touch_failed, lead_failed = _failed(exc, 2)
+            touch_failed, lead_failed = _failed(exc, 3 if change.fact_day else 2)[:2]
             if touch_failed:
                 raise DuplicateTouchError() from None
             if not lead_failed:
@@ -415,12 +434,15 @@ class DynamoLeadStore:
             & (LeadModel.sla_due_at.exists() | LeadModel.first_response_at.does_not_exist())
         )
         lead = LeadModel(stop.lead_id)
-        if stop.touchpoint is None and stop.release is None:
+        fact: list[Any] = []
+        if stop.fact_day is not None:
+            fact = facts.responded(stop.at, by=stop.by, speed=stop.speed)
+        if stop.touchpoint is None and stop.release is None and not fact:
             if _conditional(lambda: lead.update(actions=actions, condition=condition)):
                 return True
             if self.get_lead(stop.lead_id) is None:
                 raise LookupError(f"no lead {stop.lead_id}")
-            self._late_response(stop.lead_id, None, marks)
+            self._late_response(stop, None, marks)
             return False
         touch = touch_item(stop.touchpoint) if stop.touchpoint else None
         release = stop.release
@@ -438,12 +460,17 @@ class DynamoLeadStore:
                             actions=load_actions,
                             condition=load_condition,
                         )
+                    if fact and stop.fact_day is not None:
+                        tx.update(facts.item(stop.fact_day, stop.lead_id), actions=fact)
                 return True
             except TransactWriteError as exc:
-                failed = _failed(exc, 3 if touch is not None else 2)
-                touch_failed = touch is not None and failed[0]
-                lead_failed = failed[1] if touch is not None else failed[0]
-                load_failed = release is not None and failed[-1]
+                # The items in the order they were sent: puts first, then updates.
+                order = ["touch"] * (touch is not None) + ["lead"]
+                order += ["load"] * (release is not None)
+                failed = dict(zip(order, _failed(exc, len(order)), strict=True))
+                touch_failed = failed.get("touch", False)
+                lead_failed = failed["lead"]
+                load_failed = failed.get("load", False)
                 if touch_failed:
                     return False  # a repeated request: the touchpoint is there already
                 if not lead_failed and load_failed:
@@ -453,28 +480,36 @@ class DynamoLeadStore:
                     raise
             if self.get_lead(stop.lead_id) is None:
                 raise LookupError(f"no lead {stop.lead_id}") from None
-            self._late_response(stop.lead_id, touch, marks)
+            self._late_response(stop, touch, marks)
             return False
 
-    def _late_response(self, lead_id: str, touch: TouchpointModel | None, marks: list[Any]) -> None:
+    def _late_response(
+        self, stop: ClockStop, touch: TouchpointModel | None, marks: list[Any]
+    ) -> None:
         """The clock stopped before: this response still belongs on the timeline, and may be the
         first attempt or connect (a bridged call answered after its ringing stopped the clock).
         A repeated report (its touchpoint is there) changes nothing."""
         new_touch = TouchpointModel.sk.does_not_exist()
         if touch is None:
             if marks:
-                LeadModel(lead_id).update(actions=marks, condition=LeadModel.lead_id.exists())
-            return
-        if not marks:
+                LeadModel(stop.lead_id).update(actions=marks, condition=LeadModel.lead_id.exists())
+        elif not marks:
             _conditional(lambda: touch.save(condition=new_touch))
-            return
-        try:
-            with TransactWrite(connection=self._conn()) as tx:
-                tx.save(touch, condition=new_touch)
-                tx.update(LeadModel(lead_id), actions=marks)
-        except TransactWriteError as exc:
-            if not _failed(exc, 2)[0]:
-                raise
+        else:
+            try:
+                with TransactWrite(connection=self._conn()) as tx:
+                    tx.save(touch, condition=new_touch)
+                    tx.update(LeadModel(stop.lead_id), actions=marks)
+            except TransactWriteError as exc:
+                if not _failed(exc, 2)[0]:
+                    raise
+        if stop.speed is None and stop.fact_day is not None:
+            # A lead without a clock whose first response a landed call set: its fact has not
+            # heard of it. Time and responder together, and only if the fact has neither.
+            fact = facts.item(stop.fact_day, stop.lead_id)
+            answered = facts.first_response(stop.at, by=stop.by)
+            fresh = FactModel.day.exists() & FactModel.responded_at.does_not_exist()
+            _conditional(lambda: fact.update(actions=answered, condition=fresh))
 
     def start_bridge(self, lead_id: str, *, by: str, at: datetime, not_since: datetime) -> bool:
         """Mark `by` as calling the lead now, unless they started a call after `not_since`."""
@@ -509,6 +544,58 @@ class DynamoLeadStore:
             if self._connection is None:
                 self._connection = Connection(region=self._region, host=self._host)
             return self._connection
+
+    def change_stage(self, change: StageChange) -> bool:
+        """Move the lead's stage and put its timeline entry in one transaction, on condition
+        that the lead is still at the stage the move was decided against."""
+        stage = LeadModel.stage
+        actions: list[Any] = [
+            stage.set(change.stage),
+            LeadModel.stage_at.set(change.at),
+            LeadModel.updated_at.set(iso(change.at)),
+            # Stored only where it differs from the stage (a lost lead): the row stays small.
+            LeadModel.furthest_stage.set(change.furthest)
+            if change.furthest != change.stage
+            else LeadModel.furthest_stage.remove(),
+        ]
+        for attr, value in (
+            (LeadModel.won_amount, None if change.amount is None else str(change.amount)),
+            (LeadModel.currency, change.currency),
+            (LeadModel.lost_reason, change.reason),
+            (LeadModel.won_last_source, change.last_source),
+        ):
+            if value is not None:
+                actions.append(attr.set(value))
+        # A lead that never moved has no stage attribute: it is at "lead".
+        at_expected = stage == change.expected_stage
+        if change.expected_stage == "lead":
+            at_expected = stage.does_not_exist() | at_expected
+        try:
+            with TransactWrite(connection=self._conn()) as tx:
+                tx.save(
+                    touch_item(change.touchpoint), condition=TouchpointModel.sk.does_not_exist()
+                )
+                tx.update(
+                    LeadModel(change.lead_id),
+                    actions=actions,
+                    condition=LeadModel.lead_id.exists() & at_expected,
+                )
+                if change.fact_day is not None:
+                    fact = facts.staged(
+                        furthest=change.furthest,
+                        lost=change.stage == LOST,
+                        amount=change.amount,
+                        currency=change.currency,
+                        last_source=change.last_source,
+                    )
+                    tx.update(facts.item(change.fact_day, change.lead_id), actions=fact)
+        except TransactWriteError as exc:
+            if not any(_failed(exc, 2)):
+                raise
+            if self.get_lead(change.lead_id) is None:
+                raise LookupError(f"no lead {change.lead_id}") from None
+            return False
+        return True
 
 
 def _contact_marks(stop: ClockStop) -> list[Any]:
@@ -658,7 +745,19 @@ def _lead_actions(change: LeadChange, links: list[str], at: str) -> list[Any]:
         ]
         if not change.is_new:  # a new lead's owner was assigned when it was created
             actions.append(LeadModel.owner_assigned_at.set(at))
+    if change.is_new and change.fact is not None and change.fact_day is not None:
+        actions.append(LeadModel.fact_day.set(change.fact_day.isoformat()))
     return actions + _clock_actions(change)
+
+
+def _fact_actions(change: LeadChange) -> list[Any]:
+    """What the change writes to the lead's metrics fact: a new lead's whole fact, or the new
+    owner of a known lead that has one."""
+    if change.is_new:
+        return facts.created(change.fact) if change.fact and change.fact_day else []
+    if change.assignment is not None and change.fact_day is not None:
+        return facts.owned(change.assignment.owner)
+    return []
 
 
 def _clock_actions(change: LeadChange) -> list[Any]:
