@@ -12,7 +12,7 @@ from chalice.app import Blueprint, Response
 
 from chalicelib.adapters import twiml
 from chalicelib.adapters.signatures import parse_twilio_form
-from chalicelib.domain.errors import InvalidPayloadError
+from chalicelib.domain.errors import InvalidPayloadError, ProviderUnavailableError
 from chalicelib.services.capture import check_size
 from chalicelib.wiring import container
 from functions.http import (
@@ -47,12 +47,11 @@ def start_call(lead_id: str) -> Response:
     by = json_object(raw_body(request)).get("by")
     if not isinstance(by, str) or not 1 <= len(by) <= 64:
         raise InvalidPayloadError("must be a rep id", field="by")
-    from chalicelib.services.bridge import CallFailedError
     from chalicelib.services.bridge import start_call as start
 
     try:
         call = start(lead_id, by=by, worker=c.worker())
-    except CallFailedError as exc:
+    except ProviderUnavailableError as exc:
         # Nothing rings: the rep taps again.
         body = {"Code": "provider_unavailable", "Message": exc.message}
         return json_response(body | ({"ProviderCode": exc.code} if exc.code else {}), 502)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from chalice.app import Blueprint, Response
 
 from chalicelib.adapters.signatures import parse_twilio_form
-from chalicelib.domain.errors import InvalidPayloadError
+from chalicelib.domain.errors import InvalidPayloadError, ProviderUnavailableError
 from chalicelib.services.capture import check_size
 from chalicelib.wiring import container
 from functions.http import (
@@ -42,7 +42,7 @@ def send_lead_sms(lead_id: str) -> Response:
         raise InvalidPayloadError("is required: the text to send", field="body")
     if not isinstance(by, str) or not 1 <= len(by) <= 64:
         raise InvalidPayloadError("must be a rep id", field="by")
-    from chalicelib.services.lead_sms import SendFailedError, send_sms
+    from chalicelib.services.lead_sms import send_sms
 
     try:
         sent = send_sms(
@@ -52,7 +52,7 @@ def send_lead_sms(lead_id: str) -> Response:
             idempotency_key=lower_headers(request).get("idempotency-key"),
             worker=c.worker(),
         )
-    except SendFailedError as exc:
+    except ProviderUnavailableError as exc:
         # Nothing went out: the rep (or their client, with the same Idempotency-Key) retries.
         body = {"Code": "provider_unavailable", "Message": exc.message}
         return json_response(body | ({"ProviderCode": exc.code} if exc.code else {}), 502)

@@ -71,3 +71,13 @@ class ConfigError(LeadclockError):
         super().__init__("\n".join(lines))
         self.file = file
         self.problems = problems
+
+
+class ProviderUnavailableError(Exception):
+    """A provider (Twilio) failed for now, a transient error: nothing was sent or placed, and
+    the same request may be tried again (answered 502 with the provider's code)."""
+
+    def __init__(self, message: str, code: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code

@@ -66,19 +66,13 @@ def record_activity(
     worker: Worker,
 ) -> Recorded:
     """Authenticate a CRM's activity report, find its lead and record it as a response."""
-    check_size(body)
-    team = worker.team.load()
-    source = team.source(source_name)
-    # A form source with a shared token must not be able to stop clocks: signed senders only.
-    if source is None or source.auth_scheme != SCHEME:
-        raise UnauthorizedError(f"no signed activity source '{source_name[:64]}'")
-    now = worker.clock.now()
-    webhook_id = verify(
-        SCHEME, secrets.resolve(source.secret_ref), body, headers, path_token=None, now=now
+    webhook_id = verified_crm(
+        source_name, body, headers, secrets=secrets, verify=verify, worker=worker
     )
+    team, now = worker.team.load(), worker.clock.now()
     activity = parse_activity(json_body(body), team, now=now)
     lead = find_lead(activity, worker)
-    key = f"activity:{source.name}:{webhook_id}"
+    key = f"activity:{source_name}:{webhook_id}"
     # The touchpoint's place on the timeline includes its time, and a retry without "at" comes
     # with another "now": a delivery already on the timeline is found by its key first.
     earlier = next((t for t in worker.store.touchpoints(lead.lead_id) if t.event_key == key), None)
@@ -91,13 +85,33 @@ def record_activity(
         at=when,
         channel="crm",
         kind="crm_activity",
-        attribution=Attribution(source=source.name, channel="crm"),
+        attribution=Attribution(source=source_name, channel="crm"),
         detail={"type": activity.type, **({"by": activity.by} if activity.by else {})},
     )
     stopped = stop(lead, at=when, by=activity.by, worker=worker, touchpoint=touch)
     # stop() stops at the earliest response known; an earlier one already set is not this one.
     first = stopped and (lead.first_response_at is None or when <= lead.first_response_at)
     return Recorded(lead.lead_id, "recorded", first)
+
+
+def verified_crm(
+    source_name: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    secrets: Secrets,
+    verify: FormVerifier,
+    worker: Worker,
+) -> str | None:
+    """The webhook-id of a CRM request, once its size and its Standard Webhooks signature by
+    a team source of that scheme are checked (UnauthorizedError otherwise). A form source with
+    a shared token must not be able to stop clocks or move deals: signed senders only."""
+    check_size(body)
+    source = worker.team.load().source(source_name)
+    if source is None or source.auth_scheme != SCHEME:
+        raise UnauthorizedError(f"no signed CRM source '{source_name[:64]}'")
+    secret = secrets.resolve(source.secret_ref)
+    return verify(SCHEME, secret, body, headers, path_token=None, now=worker.clock.now())
 
 
 def parse_activity(data: Mapping[str, Any], team: TeamConfig, *, now: datetime) -> Activity:

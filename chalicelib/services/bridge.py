@@ -24,6 +24,7 @@ from chalicelib.domain.errors import (
     InvalidPayloadError,
     NotConfiguredError,
     NotFoundError,
+    ProviderUnavailableError,
 )
 from chalicelib.domain.links import Grant, LinkError, grant, sign
 from chalicelib.domain.links import verify as verify_link
@@ -51,15 +52,6 @@ ATTEMPT_STATES = frozenset(
 # ...and these that the lead picked up (Twilio reports "answered" as CallStatus in-progress).
 CONNECT_STATES = frozenset({"in-progress", "answered"})
 LEGS = ("lead", "rep")
-
-
-class CallFailedError(Exception):
-    """Twilio could not place the call for now (a transient error): try again (502)."""
-
-    def __init__(self, message: str, code: str | None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -97,7 +89,7 @@ class Connect:
 def start_call(lead_id: str, *, by: str, worker: Worker) -> CallStarted:
     """Ring rep `by`'s phone for a bridged call to the lead. NotFoundError without the lead,
     InvalidPayloadError for an unknown rep, ConflictError when there is no one or nothing to
-    call with (the message says why), CallFailedError when Twilio failed for now."""
+    call with (the message says why), ProviderUnavailableError when Twilio failed for now."""
     team = worker.team.load()
     rep = team.rep(by)
     if rep is None:
@@ -147,7 +139,9 @@ def start_call(lead_id: str, *, by: str, worker: Worker) -> CallStarted:
         worker.store.end_bridge(lead_id, at=now)  # nothing rings: a retry must not be refused
         if exc.permanent:
             raise ConflictError(f"Twilio refused the call ({exc.code}): {exc.message}") from exc
-        raise CallFailedError(f"Twilio failed, try again: {exc.message}", exc.code) from exc
+        raise ProviderUnavailableError(
+            f"Twilio failed, try again: {exc.message}", exc.code
+        ) from exc
     worker.store.add_touch(
         _touch(
             lead_id,

@@ -18,6 +18,7 @@ from chalicelib.domain.errors import (
     ForbiddenError,
     NotConfiguredError,
     NotFoundError,
+    ProviderUnavailableError,
 )
 from chalicelib.domain.links import Grant, LinkError, verify
 from chalicelib.domain.model import Lead
@@ -86,12 +87,12 @@ def act(token: str, action: str, *, secret: str, worker: Worker) -> PageView:
 def _call(g: Grant, rep: RepConfig, worker: Worker) -> PageView:
     """Start the bridge: the rep's phone rings. A refusal (no phone to ring) is shown on the page
     rather than as an error: the rep can still call from their own phone."""
-    from chalicelib.services.bridge import CallFailedError, start_call
+    from chalicelib.services.bridge import start_call
 
     try:
         call = start_call(g.lead_id, by=rep.id, worker=worker)
-    except (ConflictError, CallFailedError, NotConfiguredError) as exc:
-        message = exc.message if isinstance(exc, CallFailedError) else str(exc)
+    except (ConflictError, ProviderUnavailableError, NotConfiguredError) as exc:
+        message = exc.message if isinstance(exc, ProviderUnavailableError) else str(exc)
         return replace(_view(g, rep, worker), notice=f"Could not start the call: {message}")
     done = "call" if call.status == "calling" else "call_again"
     return replace(_view(g, rep, worker), done=done)

@@ -29,6 +29,7 @@ from chalicelib.domain.errors import (
     ConflictError,
     InvalidPayloadError,
     NotFoundError,
+    ProviderUnavailableError,
 )
 from chalicelib.domain.identity import phone_key, sid_key
 from chalicelib.domain.model import Attribution, Lead, Touchpoint
@@ -51,15 +52,6 @@ MAX_KEY_CHARS = 200
 LEAD_SMS_STATUS_PATH = "/webhooks/twilio/lead-sms-status"
 # Twilio's message states that mean it left for the lead's phone: the first response.
 RESPONSE_STATES = ("sent", "delivered")
-
-
-class SendFailedError(Exception):
-    """The provider failed for now (a transient error): nothing was sent, try again (502)."""
-
-    def __init__(self, message: str, code: str | None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -112,7 +104,7 @@ def send_sms(
     worker: Worker,
 ) -> SmsSent:
     """Text the lead once from the number they came through; ConflictError when they may not
-    be texted now, SendFailedError when the provider failed for now."""
+    be texted now, ProviderUnavailableError when the provider failed for now."""
     if not body.strip() or len(body) > MAX_BODY_CHARS:
         raise InvalidPayloadError(f"must be 1 to {MAX_BODY_CHARS} characters", field="body")
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_KEY_CHARS:
@@ -149,7 +141,9 @@ def send_sms(
             raise ConflictError(
                 f"the provider refused the message ({code}): {exc.message}"
             ) from exc
-        raise SendFailedError(f"the provider failed, try again: {exc.message}", exc.code) from exc
+        raise ProviderUnavailableError(
+            f"the provider failed, try again: {exc.message}", exc.code
+        ) from exc
     key = key or f"lead-sms:{lead_id}:sid:{sent.provider_id or _random.token_hex(8)}"
     capture = Capture(
         event_key=key,

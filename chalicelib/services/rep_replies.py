@@ -31,6 +31,7 @@ from chalicelib.domain.errors import (
     InvalidPayloadError,
     NotConfiguredError,
     NotFoundError,
+    ProviderUnavailableError,
 )
 from chalicelib.domain.identity import try_phone
 from chalicelib.domain.inbound import START_WORDS, STOP_WORDS
@@ -239,7 +240,7 @@ def _call(lead_id: str, rep: RepConfig, worker: Worker) -> str:
     label = _label(lead)
     try:
         started = bridge.start_call(lead_id, by=rep.id, worker=worker)
-    except bridge.CallFailedError:
+    except ProviderUnavailableError:
         return f"Couldn't place the call to {label} just now; reply CALL again in a minute."
     except (ConflictError, InvalidPayloadError) as exc:
         # The bridge says why: no phone to ring, nothing to call from, Twilio refused...

@@ -18,6 +18,7 @@ from chalicelib.domain.errors import (
     InvalidPayloadError,
     NotConfiguredError,
     NotFoundError,
+    ProviderUnavailableError,
 )
 from chalicelib.domain.model import Lead
 from chalicelib.domain.team import TeamConfig
@@ -169,7 +170,7 @@ def _call(lead_id: str, rep_id: str, worker: Worker) -> SlackReply:
         return SlackReply(NOT_A_REP)  # the rep left the team file since the click
     except ConflictError as exc:
         return SlackReply(f"Can't place the call: {exc.message}. Nothing changed.")
-    except bridge.CallFailedError:
+    except ProviderUnavailableError:
         # Said to the rep rather than retried: a call ringing minutes after the tap surprises.
         return SlackReply("Twilio could not place the call just now; press Call again.")
     except NotConfiguredError as exc:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.errors import ConflictError, NotFoundError, UnauthorizedError
+from chalicelib.domain.errors import ConflictError, NotFoundError
 from chalicelib.domain.model import Attribution, Lead, Touchpoint
 from chalicelib.domain.stages import (
     WON,
@@ -39,13 +39,12 @@ from chalicelib.domain.stages import (
 from chalicelib.ports import FormVerifier, Secrets, StageChange
 from chalicelib.services.activity import (
     ACTIVITY_TYPES,
-    SCHEME,
     Activity,
     find_lead,
     json_body,
     parse_activity,
+    verified_crm,
 )
-from chalicelib.services.capture import check_size
 from chalicelib.services.worker import Worker
 
 # Each try re-reads the lead; only a lead moved by someone else between the read and the
@@ -96,22 +95,15 @@ def record_crm_stage(
 ) -> StageResult:
     """Authenticate a CRM's stage change (Standard Webhooks), find its lead as CRM activity
     does, and apply it; the webhook-id makes a repeated delivery land once."""
-    check_size(body)
-    team = worker.team.load()
-    source = team.source(source_name)
-    # A form source with a shared token must not be able to move deals: signed senders only.
-    if source is None or source.auth_scheme != SCHEME:
-        raise UnauthorizedError(f"no signed CRM source '{source_name[:64]}'")
-    now = worker.clock.now()
-    webhook_id = verify(
-        SCHEME, secrets.resolve(source.secret_ref), body, headers, path_token=None, now=now
+    webhook_id = verified_crm(
+        source_name, body, headers, secrets=secrets, verify=verify, worker=worker
     )
     data = json_body(body)
     # The whole body is read before the lead is looked for: a bad field is named even when
     # the lead is unknown too.
-    request = _read(data, source=source.name, worker=worker)
+    request = _read(data, source=source_name, worker=worker)
     lead = find_lead(_lead_ref(data, worker), worker)
-    event_id = f"{source.name}:{webhook_id}" if webhook_id else None
+    event_id = f"{source_name}:{webhook_id}" if webhook_id else None
     return _apply(lead.lead_id, request, source_event_id=event_id, worker=worker)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.ports import Delivery, DeliveryError, Sent
@@ -13,6 +14,48 @@ TWILIO_API = "https://api.twilio.com"
 PERMANENT_CODES = frozenset({21211, 21606, 21608, 21610, 21612, 21614, 21635})
 RATE_LIMITED = 20429
 TIMEOUT_S = 10.0  # the alert worker must not hang on one provider; the service retries
+
+
+class TwilioRest:
+    """twilio's REST client for one account, built on first use (twilio.rest is slow to import
+    and the webhooks never need it), with its errors as DeliveryErrors."""
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        http_client: Any = None,
+        api_base: str | None = None,
+    ) -> None:
+        self._account_sid = account_sid
+        self._auth_token = auth_token
+        self._http_client = http_client
+        self._api_base = api_base
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def call(self, create: Callable[[Any], Any]) -> Any:
+        """`create(client)`'s result; a Twilio error or an unreachable Twilio as DeliveryError."""
+        from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+
+        try:
+            return create(self._twilio())
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise classify(exc.status, exc.code, message_of(exc)) from exc
+        except Exception as exc:
+            raise unreachable(exc) or exc from exc
+
+    def _twilio(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = rest_client(
+                    self._account_sid,
+                    self._auth_token,
+                    http_client=self._http_client,
+                    api_base=self._api_base,
+                )
+            return self._client
 
 
 class TwilioSms:
@@ -30,19 +73,12 @@ class TwilioSms:
     ) -> None:
         if not sms_from and not messaging_service_sid:
             raise ValueError("TwilioSms needs sms_from or messaging_service_sid")
-        self._account_sid = account_sid
-        self._auth_token = auth_token
         self._sms_from = sms_from
         self._messaging_service_sid = messaging_service_sid
-        self._http_client = http_client
-        self._api_base = api_base
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._rest = TwilioRest(account_sid, auth_token, http_client=http_client, api_base=api_base)
 
     def send(self, delivery: Delivery) -> Sent:
         """Hand the SMS to Twilio once; the message sid is the provider id."""
-        from twilio.base.exceptions import TwilioRestException, TwilioServiceException
-
         args: dict[str, Any] = {"to": delivery.to, "body": delivery.content.sms_body}
         # A message to a lead goes from the number they know; an alert from the alerts sender,
         # where a Messaging Service picks the number itself and applies its opt-out rules.
@@ -54,24 +90,8 @@ class TwilioSms:
             args["from_"] = self._sms_from
         if delivery.status_callback:
             args["status_callback"] = delivery.status_callback
-        try:
-            message = self._twilio().messages.create(**args)
-        except (TwilioRestException, TwilioServiceException) as exc:
-            raise classify(exc.status, exc.code, message_of(exc)) from exc
-        except Exception as exc:
-            raise unreachable(exc) or exc from exc
+        message = self._rest.call(lambda client: client.messages.create(**args))
         return Sent(message.sid, {"status": str(message.status or "")})
-
-    def _twilio(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = rest_client(
-                    self._account_sid,
-                    self._auth_token,
-                    http_client=self._http_client,
-                    api_base=self._api_base,
-                )
-            return self._client
 
 
 def rest_client(

@@ -6,10 +6,9 @@ to `status_callback`. twilio.rest is imported on the first call only."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from chalicelib.adapters.channels.sms import classify, message_of, rest_client, unreachable
+from chalicelib.adapters.channels.sms import TwilioRest
 from chalicelib.ports import Delivery, DeliveryError, Sent
 
 # Every progress report of the leg: the timeline shows the rep's phone ringing and answering.
@@ -28,17 +27,10 @@ class TwilioVoice:
         http_client: Any = None,
         api_base: str | None = None,
     ) -> None:
-        self._account_sid = account_sid
-        self._auth_token = auth_token
-        self._http_client = http_client
-        self._api_base = api_base
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._rest = TwilioRest(account_sid, auth_token, http_client=http_client, api_base=api_base)
 
     def send(self, delivery: Delivery) -> Sent:
         """Ask Twilio to place the call; the call sid is the provider id."""
-        from twilio.base.exceptions import TwilioRestException, TwilioServiceException
-
         if not delivery.sender or not delivery.answer_url:
             raise DeliveryError(
                 "a call needs a caller id and an answer URL", permanent=True, code="invalid"
@@ -52,21 +44,5 @@ class TwilioVoice:
         if delivery.status_callback:
             args["status_callback"] = delivery.status_callback
             args["status_callback_event"] = EVENTS
-        try:
-            call = self._twilio().calls.create(**args)
-        except (TwilioRestException, TwilioServiceException) as exc:
-            raise classify(exc.status, exc.code, message_of(exc)) from exc
-        except Exception as exc:
-            raise unreachable(exc) or exc from exc
+        call = self._rest.call(lambda client: client.calls.create(**args))
         return Sent(call.sid, {"status": str(call.status or "")})
-
-    def _twilio(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = rest_client(
-                    self._account_sid,
-                    self._auth_token,
-                    http_client=self._http_client,
-                    api_base=self._api_base,
-                )
-            return self._client
