@@ -124,7 +124,7 @@ def start_call(lead_id: str, *, by: str, worker: Worker) -> CallStarted:
     base = bridge_url(
         worker.public_url, sign(grant(lead_id, rep.id, "bridge", now=now, ttl=TOKEN_TTL), secret)
     )
-    text = whisper_text(lead, worker.clock.now())
+    text = whisper_text(lead, now)
     delivery = Delivery(
         "voice",
         rep.phone,
